@@ -1,0 +1,166 @@
+//! Header parameters: `*( SEMI generic-param )`, `generic-param = token [ EQUAL gen-value ]`,
+//! `gen-value = token / host / quoted-string` (RFC 3261 §25.1). LWS may surround `;` and `=`.
+
+use crate::error::{Part, ViewError};
+use crate::scan::{Cursor, GEN_VALUE};
+
+/// Validated parameter text; iterating cannot fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Params<'a> {
+    raw: &'a [u8],
+}
+
+/// One parameter. The value is as written: a quoted-string keeps its quotes and escapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// The name, as written (compare case-insensitively).
+    pub name: &'a [u8],
+    /// The value, when there is one.
+    pub value: Option<&'a [u8]>,
+}
+
+impl<'a> Param<'a> {
+    /// The value without surrounding quotes (escapes inside are left as written).
+    pub fn unquoted(&self) -> Option<&'a [u8]> {
+        self.value.map(unquote)
+    }
+}
+
+/// Strips one pair of surrounding double quotes, if present.
+pub fn unquote(v: &[u8]) -> &[u8] {
+    match v {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => v,
+    }
+}
+
+impl<'a> Params<'a> {
+    /// Parses parameters at the cursor, stopping before anything that is not `;`.
+    #[cfg(test)]
+    pub(crate) fn parse(cur: &mut Cursor<'a>) -> Result<Self, ViewError> {
+        Self::parse_with(cur, |_| Ok(()))
+    }
+
+    /// Parses parameters, handing each to `visit` as it is read, so that a view can pick out
+    /// the ones it cares about (branch, tag, ...) in the same pass that validates them.
+    pub(crate) fn parse_with(
+        cur: &mut Cursor<'a>,
+        mut visit: impl FnMut(Param<'a>) -> Result<(), ()>,
+    ) -> Result<Self, ViewError> {
+        let start = cur.pos();
+        let mut end = start;
+        while cur.eat_sep(b';') {
+            let at = cur.pos();
+            let p = param(cur)?;
+            visit(p).map_err(|()| ViewError::new(Part::Param, at))?;
+            end = cur.pos();
+        }
+        Ok(Params {
+            raw: cur.slice(start, end),
+        })
+    }
+
+    /// The parameter text as written.
+    pub fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Iterates over the parameters in order.
+    pub fn iter(&self) -> ParamIter<'a> {
+        ParamIter {
+            cur: Cursor::new(self.raw),
+        }
+    }
+
+    /// The first parameter with this name (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<Param<'a>> {
+        self.iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name.as_bytes()))
+    }
+
+    /// Whether a parameter with this name is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = Param<'a>;
+    type IntoIter = ParamIter<'a>;
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+fn param<'a>(cur: &mut Cursor<'a>) -> Result<Param<'a>, ViewError> {
+    let name = cur.token().map_err(|e| ViewError::new(Part::Param, e.at))?;
+    let value = if cur.eat_sep(b'=') {
+        let vstart = cur.pos();
+        match cur.peek() {
+            Some(b'"') => {
+                cur.quoted_string()?;
+            }
+            Some(b'[') => {
+                let close = memchr::memchr(b']', cur.rest()).ok_or(cur.err(Part::Param))?;
+                if crate::uri::parse_ipv6(&cur.rest()[1..close]).is_none() {
+                    return Err(cur.err(Part::Param));
+                }
+                cur.advance(close + 1);
+            }
+            _ => {
+                if cur.take_class(&GEN_VALUE).is_empty() {
+                    return Err(cur.err(Part::Param));
+                }
+            }
+        }
+        Some(cur.slice(vstart, cur.pos()))
+    } else {
+        None
+    };
+    Ok(Param { name, value })
+}
+
+/// Iterator over validated [`Params`].
+#[derive(Clone, Debug)]
+pub struct ParamIter<'a> {
+    cur: Cursor<'a>,
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = Param<'a>;
+    fn next(&mut self) -> Option<Param<'a>> {
+        if !self.cur.eat_sep(b';') {
+            return None;
+        }
+        param(&mut self.cur).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_with_lws_and_quotes() {
+        let s = b" ;   tag    = 1918181833n ; q = 0.33;+sip.instance=\"<urn:uuid:1>\";lr";
+        let mut c = Cursor::new(s);
+        let p = Params::parse(&mut c).unwrap();
+        assert!(c.at_end());
+        let v: Vec<_> = p.iter().collect();
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[0].value, Some(&b"1918181833n"[..]));
+        assert_eq!(p.get("Q").and_then(|p| p.value), Some(&b"0.33"[..]));
+        assert_eq!(
+            p.get("+sip.instance").and_then(|p| p.unquoted()),
+            Some(&b"<urn:uuid:1>"[..])
+        );
+        assert!(p.has("lr"));
+    }
+
+    #[test]
+    fn empty_params_are_errors() {
+        assert!(Params::parse(&mut Cursor::new(b";;")).is_err());
+        assert!(Params::parse(&mut Cursor::new(b";a=")).is_err());
+        assert!(Params::parse(&mut Cursor::new(b";a=\"open")).is_err());
+    }
+}

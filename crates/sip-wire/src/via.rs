@@ -1,0 +1,202 @@
+//! Via values (RFC 3261 §20.42, RFC 3581 rport):
+//! `sent-protocol LWS sent-by *( SEMI via-params )`, `sent-protocol = name SLASH version SLASH
+//! transport`, `sent-by = host [ COLON port ]`. LWS is allowed around `/`, `:`, `;` and `=`.
+
+use crate::error::{Part, ViewError};
+use crate::params::Params;
+use crate::scan::Cursor;
+use crate::uri::{parse_host, parse_ipv4, parse_ipv6, parse_port, Host};
+
+/// A parameter value that must be present and not a quoted-string (branch, maddr).
+fn plain_value(v: Option<&[u8]>) -> Result<&[u8], ()> {
+    match v {
+        Some(v) if v.first() != Some(&b'"') => Ok(v),
+        _ => Err(()),
+    }
+}
+
+/// The RFC 3261 branch magic cookie (§8.1.1.7).
+pub const BRANCH_COOKIE: &[u8] = b"z9hG4bK";
+
+/// One Via value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// Protocol name, normally `SIP`.
+    pub protocol: &'a [u8],
+    /// Protocol version, normally `2.0`.
+    pub version: &'a [u8],
+    /// Transport token (`UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` or any other token).
+    pub transport: &'a [u8],
+    /// The sent-by host.
+    pub host: Host<'a>,
+    /// The sent-by host as written.
+    pub host_raw: &'a [u8],
+    /// The sent-by port, when written.
+    pub port: Option<u16>,
+    /// The via-params.
+    pub params: Params<'a>,
+    branch: Option<&'a [u8]>,
+    received: Option<&'a [u8]>,
+    rport: Option<Option<u16>>,
+    maddr: Option<&'a [u8]>,
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via element (already split from the list).
+    pub fn parse(s: &'a [u8]) -> Result<Self, ViewError> {
+        let mut cur = Cursor::new(s);
+        cur.skip_lws();
+        if cur.at_end() {
+            return Err(cur.err(Part::Empty));
+        }
+        let sp = |e: ViewError| ViewError::new(Part::SentProtocol, e.at);
+        let protocol = cur.token().map_err(sp)?;
+        if !cur.eat_sep(b'/') {
+            return Err(cur.err(Part::SentProtocol));
+        }
+        let version = cur.token().map_err(sp)?;
+        if !cur.eat_sep(b'/') {
+            return Err(cur.err(Part::SentProtocol));
+        }
+        let transport = cur.token().map_err(sp)?;
+        if !cur.skip_lws() {
+            return Err(cur.err(Part::SentProtocol));
+        }
+        let host_start = cur.pos();
+        let host_len = if cur.peek() == Some(b'[') {
+            memchr::memchr(b']', cur.rest())
+                .map(|i| i + 1)
+                .ok_or(cur.err(Part::Host))?
+        } else {
+            cur.rest()
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+                .unwrap_or(cur.rest().len())
+        };
+        let host_raw = cur.slice(host_start, host_start + host_len);
+        let host = parse_host(host_raw).map_err(|e| ViewError::new(e.part, host_start + e.at))?;
+        cur.advance(host_len);
+        let port = if cur.eat_sep(b':') {
+            let digits = cur.take_class(&crate::scan::TOKEN);
+            Some(parse_port(digits).ok_or(cur.err(Part::Port))?)
+        } else {
+            None
+        };
+        let (mut branch, mut received, mut rport, mut maddr) = (None, None, None, None);
+        let params = Params::parse_with(&mut cur, |p| {
+            let name = p.name;
+            if name.eq_ignore_ascii_case(b"branch") {
+                branch = Some(plain_value(p.value)?);
+            } else if name.eq_ignore_ascii_case(b"received") {
+                // via-received = "received" EQUAL (IPv4address / IPv6address); the bracketed
+                // IPv6 form is tolerated (RFC 5118 §4.5).
+                let v = p.value.ok_or(())?;
+                let inner = v
+                    .strip_prefix(b"[")
+                    .and_then(|v| v.strip_suffix(b"]"))
+                    .unwrap_or(v);
+                if parse_ipv4(inner).is_none() && parse_ipv6(inner).is_none() {
+                    return Err(());
+                }
+                received = Some(v);
+            } else if name.eq_ignore_ascii_case(b"rport") {
+                // RFC 3581: `rport` alone asks for the port; `rport=N` reports it.
+                rport = Some(match p.value {
+                    Some(v) => Some(parse_port(v).ok_or(())?),
+                    None => None,
+                });
+            } else if name.eq_ignore_ascii_case(b"maddr") {
+                maddr = Some(plain_value(p.value)?);
+            } else if name.eq_ignore_ascii_case(b"ttl") {
+                crate::scan::parse_decimal(p.value.ok_or(())?, 255).ok_or(())?;
+            }
+            Ok(())
+        })?;
+        cur.expect_end()?;
+        Ok(Via {
+            protocol,
+            version,
+            transport,
+            host,
+            host_raw,
+            port,
+            params,
+            branch,
+            received,
+            rport,
+            maddr,
+        })
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a [u8]> {
+        self.branch
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie (§8.1.1.7); RFC 2543 peers
+    /// send branches without it, and transactions are then matched the RFC 2543 way.
+    pub fn is_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with(BRANCH_COOKIE))
+    }
+
+    /// The `received` parameter, as written.
+    pub fn received(&self) -> Option<&'a [u8]> {
+        self.received
+    }
+
+    /// `rport`: `None` when absent, `Some(None)` when present without a value (a request for
+    /// one, RFC 3581 §3), `Some(Some(port))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.rport
+    }
+
+    /// `maddr`.
+    pub fn maddr(&self) -> Option<&'a [u8]> {
+        self.maddr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tortuous_via() {
+        let v =
+            Via::parse(b"SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;rport;branch=390skdjuw").unwrap();
+        assert_eq!(v.transport, b"UDP");
+        assert_eq!(v.host, Host::Ipv4("192.0.2.2".parse().unwrap()));
+        assert_eq!(v.rport(), Some(None));
+        assert_eq!(v.branch(), Some(&b"390skdjuw"[..]));
+        assert!(!v.is_rfc3261_branch());
+        let w = Via::parse(b"SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239")
+            .unwrap();
+        assert_eq!(w.branch(), Some(&b"z9hG4bK30239"[..]));
+    }
+
+    #[test]
+    fn ipv6_and_ports() {
+        let v = Via::parse(b"SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKas3-111").unwrap();
+        assert_eq!(v.port, Some(6050));
+        let r =
+            Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3")
+                .unwrap();
+        assert_eq!(r.received(), Some(&b"2001:db8::9:255"[..]));
+        assert_eq!(r.branch(), Some(&b"z9hG4bKas3"[..]));
+        let b =
+            Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKa")
+                .unwrap();
+        assert!(b.received().is_some());
+    }
+
+    #[test]
+    fn broken_vias() {
+        assert!(Via::parse(b"SIP/2.0/UDP 192.0.2.15;;").is_err());
+        assert!(Via::parse(b";").is_err());
+        assert!(Via::parse(b"").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host:99999").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;received=not-an-ip").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;rport=x").is_err());
+    }
+}
