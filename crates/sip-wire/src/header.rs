@@ -184,12 +184,45 @@ headers! {
 /// long or longer is [`HeaderName::Other`] without a compare.
 pub(crate) const MAX_KNOWN_NAME: usize = 24;
 
+/// Whether `name` (token characters) lowered with [`lower_name_byte`] equals `lower`.
+#[inline]
+fn eq_lowered(name: &[u8], lower: &[u8]) -> bool {
+    // Compared in 8-octet words where the name is long enough (fixed-size copies compile to
+    // single loads); ORing 0x20 lowers letters, and only letters and `-` occur in `lower`.
+    // The only other octet that lowers onto a letter or `-` is CR (onto `-`), and a name never
+    // holds one (see `from_token`).
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    let n = name.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n < 8 {
+        return name
+            .iter()
+            .zip(lower)
+            .all(|(&a, &b)| lower_name_byte(a) == b);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(name, i) | LOWER != word(lower, i) {
+            return false;
+        }
+        i += 8;
+    }
+    i == n || word(name, n - 8) | LOWER == word(lower, n - 8)
+}
+
 /// Lowers one octet of a header name by setting bit 0x20. For ASCII letters that is
 /// `to_ascii_lowercase`; other token characters may map elsewhere, but no other token
 /// character maps onto a letter or `-`, so a name matches a known (lowercase) name exactly when
 /// it is that name in some letter case.
 #[inline]
-pub(crate) fn lower_name_byte(b: u8) -> u8 {
+pub(crate) const fn lower_name_byte(b: u8) -> u8 {
     b | 0x20
 }
 
@@ -197,152 +230,185 @@ impl HeaderName {
     /// Resolves a header name as written on the wire: case-insensitive (RFC 3261 §7.3.1), with
     /// compact forms (RFC 3261 §7.3.3 and the RFCs that registered later ones).
     pub fn from_bytes(name: &[u8]) -> Self {
-        let mut lower = [0u8; MAX_KNOWN_NAME];
-        match lower.get_mut(..name.len()) {
-            Some(dst) => {
-                for (d, &b) in dst.iter_mut().zip(name) {
-                    if !crate::scan::TOKEN[usize::from(b)] {
-                        return Self::Other;
-                    }
-                    *d = lower_name_byte(b);
-                }
-                Self::from_lower(dst)
-            }
-            None => Self::Other,
+        if name.iter().all(|&b| crate::scan::TOKEN[usize::from(b)]) {
+            Self::from_token(name)
+        } else {
+            Self::Other
         }
     }
 
-    /// Resolves a name already lowered with `| 0x20` (exact for the letters and `-` that make
-    /// up every known name; see [`lower_name_byte`]).
-    pub(crate) fn from_lower(lower: &[u8]) -> Self {
+    /// Resolves a header name that holds no CR (the indexer's names end before the line end;
+    /// [`HeaderName::from_bytes`] checks `token` first). A name that resolves to a known header
+    /// is exactly that name in some letter case, so a `token`; [`HeaderName::Other`] says
+    /// nothing about the characters.
+    ///
+    /// Hand-written instead of a hash map: the length and the first and last letters pick the
+    /// one candidate (a jump table the compiler builds from the `match`), and one compare of at
+    /// most 24 octets confirms it. The unit test below checks that every known header
+    /// is reachable from here.
+    #[inline]
+    pub(crate) fn from_token(name: &[u8]) -> Self {
         use HeaderName::*;
-        // Hand-written dispatch on length, then byte-string compares the compiler turns into a
-        // few integer compares: a hash map would cost more than this for names this short.
-        // The unit test below checks that every known header is reachable from here.
-        match lower.len() {
-            1 => Self::from_compact(lower[0]),
-            2 => match lower {
-                b"to" => To,
-                _ => Other,
-            },
-            3 => match lower {
-                b"via" => Via,
-                _ => Other,
-            },
-            4 => match lower {
-                b"cseq" => CSeq,
-                b"date" => Date,
-                b"from" => From,
-                b"path" => Path,
-                b"rack" => RAck,
-                b"rseq" => RSeq,
-                _ => Other,
-            },
-            5 => match lower {
-                b"allow" => Allow,
-                b"event" => Event,
-                b"route" => Route,
-                _ => Other,
-            },
-            6 => match lower {
-                b"accept" => Accept,
-                b"min-se" => MinSe,
-                b"reason" => Reason,
-                b"server" => Server,
-                _ => Other,
-            },
-            7 => match lower {
-                b"call-id" => CallId,
-                b"contact" => Contact,
-                b"expires" => Expires,
-                b"privacy" => Privacy,
-                b"require" => Require,
-                b"subject" => Subject,
-                b"warning" => Warning,
-                _ => Other,
-            },
-            8 => match lower {
-                b"identity" => Identity,
-                b"priority" => Priority,
-                b"refer-to" => ReferTo,
-                b"replaces" => Replaces,
-                b"reply-to" => ReplyTo,
-                b"sip-etag" => SipEtag,
-                _ => Other,
-            },
-            9 => match lower {
-                b"call-info" => CallInfo,
-                b"supported" => Supported,
-                b"timestamp" => Timestamp,
-                _ => Other,
-            },
-            10 => match lower {
-                b"alert-info" => AlertInfo,
-                b"error-info" => ErrorInfo,
-                b"flow-timer" => FlowTimer,
-                b"user-agent" => UserAgent,
-                _ => Other,
-            },
-            11 => match lower {
-                b"in-reply-to" => InReplyTo,
-                b"min-expires" => MinExpires,
-                b"referred-by" => ReferredBy,
-                b"retry-after" => RetryAfter,
-                b"unsupported" => Unsupported,
-                _ => Other,
-            },
-            12 => match lower {
-                b"allow-events" => AllowEvents,
-                b"content-type" => ContentType,
-                b"max-forwards" => MaxForwards,
-                b"mime-version" => MimeVersion,
-                b"organization" => Organization,
-                b"record-route" => RecordRoute,
-                b"sip-if-match" => SipIfMatch,
-                _ => Other,
-            },
-            13 => match lower {
-                b"authorization" => Authorization,
-                b"proxy-require" => ProxyRequire,
-                b"service-route" => ServiceRoute,
-                _ => Other,
-            },
-            14 => match lower {
-                b"accept-contact" => AcceptContact,
-                b"content-length" => ContentLength,
-                b"reject-contact" => RejectContact,
-                _ => Other,
-            },
-            15 => match lower {
-                b"accept-encoding" => AcceptEncoding,
-                b"accept-language" => AcceptLanguage,
-                b"session-expires" => SessionExpires,
-                _ => Other,
-            },
-            16 => match lower {
-                b"content-encoding" => ContentEncoding,
-                b"content-language" => ContentLanguage,
-                b"www-authenticate" => WwwAuthenticate,
-                _ => Other,
-            },
-            18 => match lower {
-                b"proxy-authenticate" => ProxyAuthenticate,
-                b"subscription-state" => SubscriptionState,
-                _ => Other,
-            },
-            19 => match lower {
-                b"authentication-info" => AuthenticationInfo,
-                b"content-disposition" => ContentDisposition,
-                b"p-asserted-identity" => PAssertedIdentity,
-                b"proxy-authorization" => ProxyAuthorization,
-                b"request-disposition" => RequestDisposition,
-                _ => Other,
-            },
-            20 => match lower {
-                b"p-preferred-identity" => PPreferredIdentity,
-                _ => Other,
-            },
-            _ => Other,
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return Other;
+        };
+        if name.len() == 1 {
+            return Self::from_compact(lower_name_byte(first));
+        }
+        if name.len() > MAX_KNOWN_NAME {
+            return Other;
+        }
+        let key = (name.len() as u32) << 16
+            | u32::from(lower_name_byte(first)) << 8
+            | u32::from(lower_name_byte(last));
+        let candidate = match key {
+            0x2746f => To,                                          // to
+            0x37661 => Via,                                         // via
+            0x46371 => CSeq,                                        // cseq
+            0x46465 => Date,                                        // date
+            0x4666d => From,                                        // from
+            0x47068 => Path,                                        // path
+            0x4726b => RAck,                                        // rack
+            0x47271 => RSeq,                                        // rseq
+            0x56177 => Allow,                                       // allow
+            0x56574 => Event,                                       // event
+            0x57265 => Route,                                       // route
+            0x66174 => Accept,                                      // accept
+            0x66d65 => MinSe,                                       // min-se
+            0x6726e => Reason,                                      // reason
+            0x67372 => Server,                                      // server
+            0x76364 => CallId,                                      // call-id
+            0x76374 => Contact,                                     // contact
+            0x76573 => Expires,                                     // expires
+            0x77079 => Privacy,                                     // privacy
+            0x77265 => Require,                                     // require
+            0x77374 => Subject,                                     // subject
+            0x77767 => Warning,                                     // warning
+            0x86979 => Identity,                                    // identity
+            0x87079 => Priority,                                    // priority
+            0x8726f if lower_name_byte(name[2]) == b'f' => ReferTo, // refer-to
+            0x8726f => ReplyTo,                                     // reply-to
+            0x87273 => Replaces,                                    // replaces
+            0x87367 => SipEtag,                                     // sip-etag
+            0x9636f => CallInfo,                                    // call-info
+            0x97364 => Supported,                                   // supported
+            0x97470 => Timestamp,                                   // timestamp
+            0xa616f => AlertInfo,                                   // alert-info
+            0xa656f => ErrorInfo,                                   // error-info
+            0xa6672 => FlowTimer,                                   // flow-timer
+            0xa7574 => UserAgent,                                   // user-agent
+            0xb696f => InReplyTo,                                   // in-reply-to
+            0xb6d73 => MinExpires,                                  // min-expires
+            0xb7272 => RetryAfter,                                  // retry-after
+            0xb7279 => ReferredBy,                                  // referred-by
+            0xb7564 => Unsupported,                                 // unsupported
+            0xc6173 => AllowEvents,                                 // allow-events
+            0xc6365 => ContentType,                                 // content-type
+            0xc6d6e => MimeVersion,                                 // mime-version
+            0xc6d73 => MaxForwards,                                 // max-forwards
+            0xc6f6e => Organization,                                // organization
+            0xc7265 => RecordRoute,                                 // record-route
+            0xc7368 => SipIfMatch,                                  // sip-if-match
+            0xd616e => Authorization,                               // authorization
+            0xd7065 => ProxyRequire,                                // proxy-require
+            0xd7365 => ServiceRoute,                                // service-route
+            0xe6174 => AcceptContact,                               // accept-contact
+            0xe6368 => ContentLength,                               // content-length
+            0xe7274 => RejectContact,                               // reject-contact
+            0xf6165 => AcceptLanguage,                              // accept-language
+            0xf6167 => AcceptEncoding,                              // accept-encoding
+            0xf7373 => SessionExpires,                              // session-expires
+            0x106365 => ContentLanguage,                            // content-language
+            0x106367 => ContentEncoding,                            // content-encoding
+            0x107765 => WwwAuthenticate,                            // www-authenticate
+            0x127065 => ProxyAuthenticate,                          // proxy-authenticate
+            0x127365 => SubscriptionState,                          // subscription-state
+            0x13616f => AuthenticationInfo,                         // authentication-info
+            0x13636e => ContentDisposition,                         // content-disposition
+            0x13706e => ProxyAuthorization,                         // proxy-authorization
+            0x137079 => PAssertedIdentity,                          // p-asserted-identity
+            0x13726e => RequestDisposition,                         // request-disposition
+            0x147079 => PPreferredIdentity,                         // p-preferred-identity
+            _ => return Other,
+        };
+        if eq_lowered(name, candidate.lower()) {
+            candidate
+        } else {
+            Other
+        }
+    }
+
+    /// The canonical name in lower case.
+    fn lower(self) -> &'static [u8] {
+        match self {
+            Self::Accept => b"accept",
+            Self::AcceptContact => b"accept-contact",
+            Self::AcceptEncoding => b"accept-encoding",
+            Self::AcceptLanguage => b"accept-language",
+            Self::AlertInfo => b"alert-info",
+            Self::Allow => b"allow",
+            Self::AllowEvents => b"allow-events",
+            Self::AuthenticationInfo => b"authentication-info",
+            Self::Authorization => b"authorization",
+            Self::CallId => b"call-id",
+            Self::CallInfo => b"call-info",
+            Self::Contact => b"contact",
+            Self::ContentDisposition => b"content-disposition",
+            Self::ContentEncoding => b"content-encoding",
+            Self::ContentLanguage => b"content-language",
+            Self::ContentLength => b"content-length",
+            Self::ContentType => b"content-type",
+            Self::CSeq => b"cseq",
+            Self::Date => b"date",
+            Self::ErrorInfo => b"error-info",
+            Self::Event => b"event",
+            Self::Expires => b"expires",
+            Self::FlowTimer => b"flow-timer",
+            Self::From => b"from",
+            Self::Identity => b"identity",
+            Self::InReplyTo => b"in-reply-to",
+            Self::MaxForwards => b"max-forwards",
+            Self::MimeVersion => b"mime-version",
+            Self::MinExpires => b"min-expires",
+            Self::MinSe => b"min-se",
+            Self::Organization => b"organization",
+            Self::PAssertedIdentity => b"p-asserted-identity",
+            Self::PPreferredIdentity => b"p-preferred-identity",
+            Self::Path => b"path",
+            Self::Priority => b"priority",
+            Self::Privacy => b"privacy",
+            Self::ProxyAuthenticate => b"proxy-authenticate",
+            Self::ProxyAuthorization => b"proxy-authorization",
+            Self::ProxyRequire => b"proxy-require",
+            Self::RAck => b"rack",
+            Self::Reason => b"reason",
+            Self::RecordRoute => b"record-route",
+            Self::ReferTo => b"refer-to",
+            Self::ReferredBy => b"referred-by",
+            Self::RejectContact => b"reject-contact",
+            Self::Replaces => b"replaces",
+            Self::ReplyTo => b"reply-to",
+            Self::RequestDisposition => b"request-disposition",
+            Self::Require => b"require",
+            Self::RetryAfter => b"retry-after",
+            Self::Route => b"route",
+            Self::RSeq => b"rseq",
+            Self::Server => b"server",
+            Self::ServiceRoute => b"service-route",
+            Self::SessionExpires => b"session-expires",
+            Self::SipEtag => b"sip-etag",
+            Self::SipIfMatch => b"sip-if-match",
+            Self::Subject => b"subject",
+            Self::SubscriptionState => b"subscription-state",
+            Self::Supported => b"supported",
+            Self::Timestamp => b"timestamp",
+            Self::To => b"to",
+            Self::Unsupported => b"unsupported",
+            Self::UserAgent => b"user-agent",
+            Self::Via => b"via",
+            Self::Warning => b"warning",
+            Self::WwwAuthenticate => b"www-authenticate",
+            Self::Other => b"",
         }
     }
 

@@ -155,6 +155,7 @@ impl Message {
         Self::parse_whole(buf, Mode::Datagram)
     }
 
+    #[inline]
     fn parse_whole(buf: Bytes, mode: Mode) -> Result<Self, ParseError> {
         let mut msg = Message {
             buf,

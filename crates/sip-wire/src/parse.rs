@@ -14,11 +14,11 @@
 use memchr::memchr2;
 
 use crate::error::{ErrorKind, ParseError, StartKind};
-use crate::header::{lower_name_byte, HeaderName, MAX_KNOWN_NAME};
+use crate::header::HeaderName;
 use crate::limits::{
     INLINE_HEADERS, MAX_HEADERS, MAX_HEADER_LINE, MAX_MESSAGE_SIZE, MAX_START_LINE,
 };
-use crate::scan::{parse_decimal, TOKEN};
+use crate::scan::{is_lws, parse_decimal, TOKEN};
 
 /// A range of octets in the message buffer. `u16` offsets suffice because no message is larger
 /// than [`MAX_MESSAGE_SIZE`].
@@ -392,75 +392,77 @@ pub(crate) fn index(
         if headers.len() >= MAX_HEADERS {
             return Err(ix.fail(ErrorKind::TooManyHeaders, pos));
         }
+
+        // The first physical line, then the colon within it: `field-name HCOLON`, where
+        // HCOLON = *( SP / HTAB ) ":" SWS. Finding the colon with memchr and resolving the name
+        // before checking its characters lets a known name (letters and `-` only, confirmed by
+        // the compare) skip the per-octet `token` check that unknown names get.
         let name_start = pos;
-        let mut i = pos;
-        while i < scan.len() && TOKEN[scan[i] as usize] {
-            i += 1;
+        let (mut line_end, mut next, bare) =
+            step!(ix.line_end(pos, MAX_HEADER_LINE, ErrorKind::HeaderTooLong));
+        if bare {
+            tolerated.insert(Tolerated::BARE_LF);
         }
-        let name_end = i;
-        if name_end == name_start {
-            return Err(ix.fail(ErrorKind::HeaderName, pos));
-        }
-        let name = match scan[name_start..name_end] {
-            ref n if n.len() <= MAX_KNOWN_NAME => {
-                let mut lower = [0u8; MAX_KNOWN_NAME];
-                for (d, &b) in lower.iter_mut().zip(n) {
-                    *d = lower_name_byte(b);
-                }
-                HeaderName::from_lower(&lower[..n.len()])
-            }
-            _ => HeaderName::Other,
+        let Some(colon) = memchr::memchr(b':', &scan[pos..line_end]).map(|c| pos + c) else {
+            let bad = scan[pos..line_end]
+                .iter()
+                .position(|&c| !TOKEN[usize::from(c)])
+                .map_or(line_end, |i| pos + i);
+            let kind = if bad == pos {
+                ErrorKind::HeaderName
+            } else {
+                ErrorKind::MissingColon
+            };
+            return Err(ix.fail(kind, bad));
         };
-        // HCOLON = *( SP / HTAB ) ":" SWS
-        while i < scan.len() && (scan[i] == b' ' || scan[i] == b'\t') {
-            i += 1;
+        let mut name_end = colon;
+        while name_end > name_start && matches!(scan[name_end - 1], b' ' | b'\t') {
+            name_end -= 1;
         }
-        match scan.get(i) {
-            Some(b':') => i += 1,
-            Some(_) => {
-                return Err(ix.fail(
-                    if name_end == i {
-                        ErrorKind::HeaderName
-                    } else {
-                        ErrorKind::MissingColon
-                    },
-                    i,
-                ))
+        let raw_name = &scan[name_start..name_end];
+        let name = HeaderName::from_token(raw_name);
+        if name == HeaderName::Other {
+            if let Some(bad) = raw_name.iter().position(|&c| !TOKEN[usize::from(c)]) {
+                return Err(ix.fail(ErrorKind::HeaderName, name_start + bad));
             }
-            None => return step_more(&ix, i),
-        }
-        let value_from = i;
-        // Find the end of the field: a line end not followed by SP/HTAB (a fold).
-        let mut from = i;
-        let field_end;
-        loop {
-            let budget = MAX_HEADER_LINE.saturating_sub(from - name_start);
-            let (cend, cnext, bare) = step!(ix.line_end(from, budget, ErrorKind::HeaderTooLong));
-            if bare {
-                tolerated.insert(Tolerated::BARE_LF);
-            }
-            match scan.get(cnext) {
-                Some(b' ' | b'\t') => from = cnext,
-                Some(_) => {
-                    field_end = (cend, cnext);
-                    break;
-                }
-                None if mode == Mode::Stream => return step_more(&ix, cnext),
-                None => {
-                    field_end = (cend, cnext);
-                    break;
-                }
+            if raw_name.is_empty() {
+                return Err(ix.fail(ErrorKind::HeaderName, name_start));
             }
         }
-        let (line_end, next_line) = field_end;
-        let mut vs = value_from;
-        while vs < line_end && crate::scan::is_lws(scan[vs]) {
+        let mut vs = colon + 1;
+        while vs < line_end && matches!(scan[vs], b' ' | b'\t') {
             vs += 1;
         }
+
+        // Rarely, folded continuation lines: a line end followed by SP or HTAB.
+        match scan.get(next) {
+            Some(b' ' | b'\t') => {
+                while let Some(b' ' | b'\t') = scan.get(next) {
+                    let budget = MAX_HEADER_LINE.saturating_sub(next - name_start);
+                    let (e, n2, bare) = step!(ix.line_end(next, budget, ErrorKind::HeaderTooLong));
+                    if bare {
+                        tolerated.insert(Tolerated::BARE_LF);
+                    }
+                    line_end = e;
+                    next = n2;
+                }
+                if next == scan.len() && mode == Mode::Stream {
+                    return step_more(&ix, next);
+                }
+                // The value may begin on a continuation line (`To :` CRLF SP `sip:...`).
+                while vs < line_end && is_lws(scan[vs]) {
+                    vs += 1;
+                }
+            }
+            Some(_) => {}
+            None if mode == Mode::Stream => return step_more(&ix, next),
+            None => {}
+        }
         let mut ve = line_end;
-        while ve > vs && crate::scan::is_lws(scan[ve - 1]) {
+        while ve > vs && is_lws(scan[ve - 1]) {
             ve -= 1;
         }
+
         if name == HeaderName::ContentLength {
             // RFC 3261 §20.14: Content-Length = 1*DIGIT. Anything else (negative, words,
             // overflow) makes the framing unknowable (RFC 4475 §3.1.2.3).
@@ -479,7 +481,7 @@ pub(crate) fn index(
             value: Span::new(vs, ve),
             line_end: line_end as u16,
         });
-        pos = next_line;
+        pos = next;
     }
 
     // ---- body framing (RFC 3261 §18.3) ----

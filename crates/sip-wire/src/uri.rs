@@ -11,8 +11,8 @@ use crate::scan::{all_in, HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER};
 /// A host: a domain name, an IPv4 address or an IPv6 reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Host<'a> {
-    /// A domain name (`hostname`), as written.
-    Domain(&'a str),
+    /// A domain name (`hostname`), as written: ASCII letters, digits, `-` and `.` only.
+    Domain(&'a [u8]),
     /// An IPv4 address.
     Ipv4(Ipv4Addr),
     /// An IPv6 address (written as `[...]` in URIs and Via sent-by).
@@ -95,32 +95,32 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, ViewError> {
     match s {
         [] => bad(0),
         [b'[', inner @ .., b']'] => parse_ipv6(inner).map(Host::Ipv6).map_or(bad(0), Ok),
-        _ if s.iter().all(|b| b.is_ascii_digit() || *b == b'.') => {
-            parse_ipv4(s).map(Host::Ipv4).map_or(bad(0), Ok)
-        }
         _ => {
             // hostname = *( domainlabel "." ) toplabel [ "." ]
             // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
             // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
+            // One pass; an all-digit dotted name is an IPv4 address instead.
             let body = s.strip_suffix(b".").unwrap_or(s);
             let mut label_start = 0;
             let mut prev = b'.';
+            let mut letters = false;
             for (i, &b) in body.iter().enumerate() {
                 match b {
+                    b'0'..=b'9' => {}
                     b'.' if prev != b'.' && prev != b'-' => label_start = i + 1,
-                    b'-' if prev != b'.' => {}
-                    c if c.is_ascii_alphanumeric() => {}
+                    b'-' if prev != b'.' => letters = true,
+                    c if c.is_ascii_alphabetic() => letters = true,
                     _ => return bad(i),
                 }
                 prev = b;
             }
+            if !letters {
+                return parse_ipv4(s).map(Host::Ipv4).map_or(bad(0), Ok);
+            }
             if prev == b'.' || prev == b'-' || !body[label_start].is_ascii_alphabetic() {
                 return bad(label_start);
             }
-            match std::str::from_utf8(s) {
-                Ok(t) => Ok(Host::Domain(t)),
-                Err(_) => bad(0),
-            }
+            Ok(Host::Domain(s))
         }
     }
 }
@@ -542,7 +542,7 @@ mod tests {
         assert!(Uri::parse(b"sip:host:70000").is_err());
         assert!(Uri::parse(b"sip:-bad.example.com").is_err());
         assert!(Uri::parse(b"sip:999.1.1.1").is_err());
-        assert_eq!(sip("sip:example.com.").host, Host::Domain("example.com."));
+        assert_eq!(sip("sip:example.com.").host, Host::Domain(b"example.com."));
     }
 
     #[test]

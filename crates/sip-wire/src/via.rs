@@ -85,30 +85,34 @@ impl<'a> Via<'a> {
         let (mut branch, mut received, mut rport, mut maddr) = (None, None, None, None);
         let params = Params::parse_with(&mut cur, |p| {
             let name = p.name;
-            if name.eq_ignore_ascii_case(b"branch") {
-                branch = Some(plain_value(p.value)?);
-            } else if name.eq_ignore_ascii_case(b"received") {
-                // via-received = "received" EQUAL (IPv4address / IPv6address); the bracketed
-                // IPv6 form is tolerated (RFC 5118 §4.5).
-                let v = p.value.ok_or(())?;
-                let inner = v
-                    .strip_prefix(b"[")
-                    .and_then(|v| v.strip_suffix(b"]"))
-                    .unwrap_or(v);
-                if parse_ipv4(inner).is_none() && parse_ipv6(inner).is_none() {
-                    return Err(());
+            // Dispatch on length first: most parameters are compared against one name at most.
+            match name.len() {
+                6 if name.eq_ignore_ascii_case(b"branch") => branch = Some(plain_value(p.value)?),
+                8 if name.eq_ignore_ascii_case(b"received") => {
+                    // via-received = "received" EQUAL (IPv4address / IPv6address); the
+                    // bracketed IPv6 form is tolerated (RFC 5118 §4.5).
+                    let v = p.value.ok_or(())?;
+                    let inner = v
+                        .strip_prefix(b"[")
+                        .and_then(|v| v.strip_suffix(b"]"))
+                        .unwrap_or(v);
+                    if parse_ipv4(inner).is_none() && parse_ipv6(inner).is_none() {
+                        return Err(());
+                    }
+                    received = Some(v);
                 }
-                received = Some(v);
-            } else if name.eq_ignore_ascii_case(b"rport") {
                 // RFC 3581: `rport` alone asks for the port; `rport=N` reports it.
-                rport = Some(match p.value {
-                    Some(v) => Some(parse_port(v).ok_or(())?),
-                    None => None,
-                });
-            } else if name.eq_ignore_ascii_case(b"maddr") {
-                maddr = Some(plain_value(p.value)?);
-            } else if name.eq_ignore_ascii_case(b"ttl") {
-                crate::scan::parse_decimal(p.value.ok_or(())?, 255).ok_or(())?;
+                5 if name.eq_ignore_ascii_case(b"rport") => {
+                    rport = Some(match p.value {
+                        Some(v) => Some(parse_port(v).ok_or(())?),
+                        None => None,
+                    })
+                }
+                5 if name.eq_ignore_ascii_case(b"maddr") => maddr = Some(plain_value(p.value)?),
+                3 if name.eq_ignore_ascii_case(b"ttl") => {
+                    crate::scan::parse_decimal(p.value.ok_or(())?, 255).ok_or(())?;
+                }
+                _ => {}
             }
             Ok(())
         })?;

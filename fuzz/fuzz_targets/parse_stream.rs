@@ -1,0 +1,44 @@
+//! A byte stream delivered in two reads: framing never panics, and the split point does not
+//! change what comes out.
+#![no_main]
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use sip_wire::{parse_stream, StreamEvent};
+
+fn drain(buf: &mut BytesMut, out: &mut Vec<Vec<u8>>) -> bool {
+    for _ in 0..64 {
+        match parse_stream(buf) {
+            Ok(StreamEvent::Message(m)) => out.push(m.as_bytes().to_vec()),
+            Ok(StreamEvent::Ping) => out.push(b"PING".to_vec()),
+            Ok(StreamEvent::Pong) => out.push(b"PONG".to_vec()),
+            Ok(StreamEvent::Partial) => return true,
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.is_empty() {
+        return;
+    }
+    let cut = usize::from(data[0]) % data.len();
+    let body = &data[1..];
+    let cut = cut.min(body.len());
+
+    let mut whole = BytesMut::from(body);
+    let mut a = Vec::new();
+    let ok_a = drain(&mut whole, &mut a);
+
+    let mut split = BytesMut::from(&body[..cut]);
+    let mut b = Vec::new();
+    let mut ok_b = drain(&mut split, &mut b);
+    if ok_b {
+        split.extend_from_slice(&body[cut..]);
+        ok_b = drain(&mut split, &mut b);
+    }
+    if ok_a && ok_b {
+        assert_eq!(a, b);
+    }
+});
