@@ -139,7 +139,7 @@ fn uri(u: &Uri<'_>) -> Value {
 fn name_addr(a: NameAddr<'_>) -> Value {
     json!({
         "display": opt_text(a.display),
-        "uri": uri(&a.uri),
+        "uri": view(a.uri(), |u| uri(&u)),
         "tag": opt_text(a.tag()),
         "params": params(a.params),
     })

@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for c in m.contacts().flatten() {
         if let Contact::Addr(a) = c {
-            if let Some(u) = a.uri.as_sip() {
+            if let Ok(sip_wire::Uri::Sip(u)) = a.uri() {
                 let _ = (u.user.map(|e| e.decode()), u.params().count(), u.headers());
             }
         }

@@ -15,10 +15,10 @@ use crate::uri::Uri;
 pub struct NameAddr<'a> {
     /// The display name as written: a quoted-string with its quotes, or a run of tokens.
     pub display: Option<&'a [u8]>,
-    /// The URI.
-    pub uri: Uri<'a>,
-    /// The URI as written.
+    /// The URI as written; [`NameAddr::uri`] decodes it.
     pub uri_raw: &'a [u8],
+    /// Offset of the URI in the value, so URI errors point into the value.
+    uri_at: usize,
     /// Whether the URI was enclosed in `< >`.
     pub bracketed: bool,
     /// Header parameters after the address (`;tag=`, `;expires=`, ...).
@@ -27,7 +27,9 @@ pub struct NameAddr<'a> {
 }
 
 impl<'a> NameAddr<'a> {
-    /// Parses one element (already split from a list).
+    /// Parses one element (already split from a list): display name, the extent of the URI,
+    /// and the parameters. The URI itself is decoded by [`NameAddr::uri`] (or checked at once
+    /// by [`NameAddr::parse_strict`]).
     pub fn parse(s: &'a [u8]) -> Result<Self, ViewError> {
         let mut cur = Cursor::new(s);
         cur.skip_lws();
@@ -52,15 +54,19 @@ impl<'a> NameAddr<'a> {
             // LAQUOT = SWS "<"; RAQUOT = ">" SWS: nothing may sit inside the brackets but the
             // URI (RFC 4475 §3.1.2.14 badaspec).
             let start = cur.pos();
-            let close = memchr::memchr(b'>', cur.rest()).ok_or(cur.err(Part::AngleBrackets))?;
+            let close = crate::scan::find(cur.rest(), b'>').ok_or(cur.err(Part::AngleBrackets))?;
+            // The URI is decoded only when asked for (`uri()`): a proxy matching dialogs needs
+            // the tag, not the From URI; `validate` and `parse_strict` decode it.
             let uri_raw = cur.slice(start, start + close);
-            let uri = Uri::parse(uri_raw).map_err(|e| ViewError::new(e.part, start + e.at))?;
+            if uri_raw.is_empty() {
+                return Err(cur.err(Part::Scheme));
+            }
             cur.advance(close + 1);
             let (params, tag) = params_and_tag(&mut cur)?;
             Ok(NameAddr {
                 display,
-                uri,
                 uri_raw,
+                uri_at: start,
                 bracketed: true,
                 params,
                 tag,
@@ -76,8 +82,13 @@ impl<'a> NameAddr<'a> {
                 .position(|&b| b == b';' || is_lws(b))
                 .unwrap_or(cur.rest().len());
             let uri_raw = cur.slice(start, start + len);
+            if uri_raw.is_empty() {
+                return Err(cur.err(Part::Scheme));
+            }
+            // Without brackets, only decoding the URI tells an address from stray text (an
+            // unquoted display name with a comma, RFC 4475 §3.1.2.15), so this form decodes it.
             let uri = Uri::parse(uri_raw).map_err(|e| ViewError::new(e.part, start + e.at))?;
-            if let Some(q) = memchr::memchr(b'?', uri_raw) {
+            if let Some(q) = crate::scan::find(uri_raw, b'?') {
                 if uri.as_sip().is_some_and(|u| u.headers().is_some()) {
                     return Err(ViewError::new(Part::AngleBrackets, start + q));
                 }
@@ -86,13 +97,25 @@ impl<'a> NameAddr<'a> {
             let (params, tag) = params_and_tag(&mut cur)?;
             Ok(NameAddr {
                 display: None,
-                uri,
                 uri_raw,
+                uri_at: start,
                 bracketed: false,
                 params,
                 tag,
             })
         }
+    }
+
+    /// Decodes the URI; errors point into the header value.
+    pub fn uri(&self) -> Result<Uri<'a>, ViewError> {
+        Uri::parse(self.uri_raw).map_err(|e| ViewError::new(e.part, self.uri_at + e.at))
+    }
+
+    /// Parses the element and decodes its URI: the full check `validate` applies.
+    pub fn parse_strict(s: &'a [u8]) -> Result<Self, ViewError> {
+        let a = Self::parse(s)?;
+        a.uri()?;
+        Ok(a)
     }
 
     /// The `tag` parameter (RFC 3261 §19.3).
@@ -166,12 +189,23 @@ impl<'a> Contact<'a> {
             NameAddr::parse(s).map(Contact::Addr)
         }
     }
+
+    /// Parses one Contact element and decodes its URI.
+    pub fn parse_strict(s: &'a [u8]) -> Result<Self, ViewError> {
+        match Self::parse(s)? {
+            Contact::Addr(a) => {
+                a.uri()?;
+                Ok(Contact::Addr(a))
+            }
+            star => Ok(star),
+        }
+    }
 }
 
 /// Parses a Route / Record-Route / Path element: a name-addr with `< >` required
-/// (`route-param = name-addr *( SEMI rr-param )`).
+/// (`route-param = name-addr *( SEMI rr-param )`), its URI decoded.
 pub fn parse_route(s: &[u8]) -> Result<NameAddr<'_>, ViewError> {
-    let na = NameAddr::parse(s)?;
+    let na = NameAddr::parse_strict(s)?;
     if !na.bracketed {
         return Err(ViewError::new(Part::AngleBrackets, 0));
     }
@@ -195,7 +229,10 @@ mod tests {
         let c = NameAddr::parse(b"sip:+19725552222@gw1.example.net;unknownparam").unwrap();
         assert!(!c.bracketed);
         assert!(c.params.has("unknownparam"));
-        assert_eq!(c.uri.as_sip().map(|u| u.params().count()), Some(0));
+        assert_eq!(
+            c.uri().unwrap().as_sip().map(|u| u.params().count()),
+            Some(0)
+        );
         let d =
             NameAddr::parse(b"token1~` token2'+_ token3*%!.- <sip:mundane@example.com>").unwrap();
         assert_eq!(d.display, Some(&b"token1~` token2'+_ token3*%!.-"[..]));
@@ -204,8 +241,13 @@ mod tests {
     #[test]
     fn broken_forms() {
         assert!(NameAddr::parse(b"\"Mr. J. User <sip:j.user@example.com>").is_err());
-        assert!(NameAddr::parse(b"\"Watson, Thomas\" < sip:t.watson@example.org >").is_err());
-        assert!(NameAddr::parse(b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err());
+        assert!(
+            NameAddr::parse_strict(b"\"Watson, Thomas\" < sip:t.watson@example.org >").is_err()
+        );
+        assert!(
+            NameAddr::parse_strict(b"Bell, Alexander <sip:a.g.bell@example.com>;tag=43").is_err()
+        );
+        assert!(NameAddr::parse(b"<>").is_err());
         assert!(NameAddr::parse(b"sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
         assert!(NameAddr::parse(b"\"Joe\" <sip:joe@example.org>;;;;").is_err());
         assert!(NameAddr::parse(b"").is_err());

@@ -279,6 +279,70 @@ impl Ix<'_> {
     }
 }
 
+/// A header line in its common form, as [`fast_line`] found it.
+struct FastLine {
+    name: HeaderName,
+    name_end: usize,
+    value: (usize, usize),
+    next: usize,
+}
+
+/// The common header line: a known name, `:`, optional SP, a value without trailing white
+/// space, CRLF, and a next line that is not a fold. `None` for anything else (including every
+/// error), which the general path then handles. Kept small so the hot loop stays in registers.
+#[inline]
+fn fast_line(scan: &[u8], pos: usize) -> Option<FastLine> {
+    let rest = scan.get(pos..)?;
+    let cr = memchr2(b'\r', b'\n', rest)?;
+    if cr > MAX_HEADER_LINE || rest[cr] != b'\r' || rest.get(cr + 1) != Some(&b'\n') {
+        return None;
+    }
+    if matches!(rest.get(cr + 2), None | Some(b' ' | b'\t')) {
+        return None;
+    }
+    let colon = find_colon(&rest[..cr])?;
+    let name = HeaderName::from_token(&rest[..colon]);
+    if name == HeaderName::Other || colon == 0 {
+        return None;
+    }
+    let mut vs = colon + 1;
+    if rest.get(vs) == Some(&b' ') {
+        vs += 1;
+    }
+    if vs < cr && (matches!(rest[vs], b' ' | b'\t') || matches!(rest[cr - 1], b' ' | b'\t')) {
+        return None;
+    }
+    Some(FastLine {
+        name,
+        name_end: pos + colon,
+        value: (pos + vs.min(cr), pos + cr),
+        next: pos + cr + 2,
+    })
+}
+
+/// The first `:` in `s`, eight octets at a time (SWAR): header names are short, so this is one
+/// or two words where memchr would spend more on set-up than on the search.
+#[inline]
+fn find_colon(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const COLONS: u64 = ONES * b':' as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ COLONS;
+        // A zero octet of `x` is a colon. The lowest set bit of this classic test is exact
+        // (borrows only create false positives above a true zero), which is all we use.
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&c| c == b':').map(|p| i + p)
+}
+
 /// Checks `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` ("SIP" case-insensitive, RFC 3261 §7.1).
 fn valid_version(v: &[u8]) -> bool {
     if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
@@ -392,6 +456,29 @@ pub(crate) fn index(
         if headers.len() >= MAX_HEADERS {
             return Err(ix.fail(ErrorKind::TooManyHeaders, pos));
         }
+        // The common case in one small function: `Name: value` CRLF, no fold, a known name.
+        // Anything else falls through to the general path below, which also reports errors.
+        if let Some(line) = fast_line(scan, pos) {
+            if line.name == HeaderName::ContentLength {
+                let n = parse_decimal(&scan[line.value.0..line.value.1], u64::from(u32::MAX))
+                    .ok_or_else(|| ix.fail(ErrorKind::ContentLength, line.value.0))?
+                    as u32;
+                match content_length {
+                    Some(prev) if prev != n => {
+                        return Err(ix.fail(ErrorKind::ContentLengthConflict, line.value.0));
+                    }
+                    _ => content_length = Some(n),
+                }
+            }
+            headers.push(Entry {
+                name: line.name,
+                name_span: Span::new(pos, line.name_end),
+                value: Span::new(line.value.0, line.value.1),
+                line_end: line.value.1 as u16,
+            });
+            pos = line.next;
+            continue;
+        }
 
         // The first physical line, then the colon within it: `field-name HCOLON`, where
         // HCOLON = *( SP / HTAB ) ":" SWS. Finding the colon with memchr and resolving the name
@@ -403,7 +490,7 @@ pub(crate) fn index(
         if bare {
             tolerated.insert(Tolerated::BARE_LF);
         }
-        let Some(colon) = memchr::memchr(b':', &scan[pos..line_end]).map(|c| pos + c) else {
+        let Some(colon) = find_colon(&scan[pos..line_end]).map(|c| pos + c) else {
             let bad = scan[pos..line_end]
                 .iter()
                 .position(|&c| !TOKEN[usize::from(c)])
@@ -416,8 +503,13 @@ pub(crate) fn index(
             return Err(ix.fail(kind, bad));
         };
         let mut name_end = colon;
-        while name_end > name_start && matches!(scan[name_end - 1], b' ' | b'\t') {
-            name_end -= 1;
+        if colon > name_start && matches!(scan[colon - 1], b' ' | b'\t') {
+            // Rare: white space before the colon (`Content-Length   : 150`, RFC 4475 wsinv).
+            name_end = name_start
+                + scan[name_start..colon]
+                    .iter()
+                    .rposition(|&c| c != b' ' && c != b'\t')
+                    .map_or(0, |i| i + 1);
         }
         let raw_name = &scan[name_start..name_end];
         let name = HeaderName::from_token(raw_name);
@@ -429,9 +521,16 @@ pub(crate) fn index(
                 return Err(ix.fail(ErrorKind::HeaderName, name_start));
             }
         }
+        // Almost always exactly one SP after the colon.
         let mut vs = colon + 1;
-        while vs < line_end && matches!(scan[vs], b' ' | b'\t') {
+        if scan.get(vs) == Some(&b' ') {
             vs += 1;
+        }
+        if matches!(scan.get(vs), Some(b' ' | b'\t')) {
+            vs += scan[vs..line_end]
+                .iter()
+                .take_while(|&&c| c == b' ' || c == b'\t')
+                .count();
         }
 
         // Rarely, folded continuation lines: a line end followed by SP or HTAB.
@@ -459,8 +558,12 @@ pub(crate) fn index(
             None => {}
         }
         let mut ve = line_end;
-        while ve > vs && is_lws(scan[ve - 1]) {
-            ve -= 1;
+        if ve > vs && is_lws(scan[ve - 1]) {
+            ve = vs
+                + scan[vs..ve]
+                    .iter()
+                    .rposition(|&c| !is_lws(c))
+                    .map_or(0, |i| i + 1);
         }
 
         if name == HeaderName::ContentLength {
@@ -588,6 +691,29 @@ fn parse_request_line(ix: &mut Ix<'_>, line: &[u8], at: usize) -> Result<Start, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colon_search() {
+        for s in [
+            &b""[..],
+            b"a",
+            b":",
+            b"Via: x",
+            b"Content-Length: 0",
+            b"0123456789abcdef:",
+            b"no colon here at all",
+        ] {
+            assert_eq!(find_colon(s), s.iter().position(|&c| c == b':'), "{s:?}");
+        }
+        let mut s = vec![b'x'; 40];
+        for at in 0..40 {
+            s[at] = b':';
+            assert_eq!(find_colon(&s), Some(at));
+            s[at] = 0x3a ^ 0x01;
+            assert_eq!(find_colon(&s), None);
+            s[at] = b'x';
+        }
+    }
 
     #[test]
     fn versions() {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Part, ViewError};
-use crate::scan::{all_in, HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER};
+use crate::scan::{all_in, find, HNVCHAR, PARAMCHAR, PASSWORD, URIC, USER};
 
 /// A host: a domain name, an IPv4 address or an IPv6 reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +99,13 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, ViewError> {
             // hostname = *( domainlabel "." ) toplabel [ "." ]
             // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
             // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-            // One pass; an all-digit dotted name is an IPv4 address instead.
+            // An IPv4 address is tried first when the host starts with a digit; an all-digit
+            // dotted name that is not one is an error, never a hostname.
+            if s[0].is_ascii_digit() {
+                if let Some(a) = parse_ipv4(s) {
+                    return Ok(Host::Ipv4(a));
+                }
+            }
             let body = s.strip_suffix(b".").unwrap_or(s);
             let mut label_start = 0;
             let mut prev = b'.';
@@ -115,7 +121,7 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, ViewError> {
                 prev = b;
             }
             if !letters {
-                return parse_ipv4(s).map(Host::Ipv4).map_or(bad(0), Ok);
+                return bad(0);
             }
             if prev == b'.' || prev == b'-' || !body[label_start].is_ascii_alphabetic() {
                 return bad(label_start);
@@ -128,12 +134,12 @@ pub(crate) fn parse_host(s: &[u8]) -> Result<Host<'_>, ViewError> {
 /// Splits `hostport` into the host text and the port. Returns the octets consumed.
 pub(crate) fn parse_hostport(s: &[u8]) -> Result<(Host<'_>, &[u8], Option<u16>), ViewError> {
     let host_end = if s.first() == Some(&b'[') {
-        match memchr::memchr(b']', s) {
+        match find(s, b']') {
             Some(i) => i + 1,
             None => return Err(ViewError::new(Part::Host, 0)),
         }
     } else {
-        memchr::memchr(b':', s).unwrap_or(s.len())
+        find(s, b':').unwrap_or(s.len())
     };
     let host_raw = &s[..host_end];
     let host = parse_host(host_raw)?;
@@ -231,7 +237,7 @@ impl<'a> Uri<'a> {
     /// Parses a URI written without surrounding white space or brackets.
     pub fn parse(s: &'a [u8]) -> Result<Self, ViewError> {
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-        let colon = memchr::memchr(b':', s).ok_or(ViewError::new(Part::Scheme, 0))?;
+        let colon = find(s, b':').ok_or(ViewError::new(Part::Scheme, 0))?;
         let scheme = &s[..colon];
         let valid_scheme = scheme.first().is_some_and(u8::is_ascii_alphabetic)
             && scheme
@@ -287,10 +293,10 @@ pub struct SipUri<'a> {
 
 impl<'a> SipUri<'a> {
     fn parse(s: &'a [u8], secure: bool) -> Result<Self, ViewError> {
-        let (user, password, hp_start) = match memchr::memchr(b'@', s) {
+        let (user, password, hp_start) = match find(s, b'@') {
             Some(at) => {
                 let userinfo = &s[..at];
-                let (u, p) = match memchr::memchr(b':', userinfo) {
+                let (u, p) = match find(userinfo, b':') {
                     Some(c) => (&userinfo[..c], Some(&userinfo[c + 1..])),
                     None => (userinfo, None),
                 };
@@ -308,7 +314,7 @@ impl<'a> SipUri<'a> {
         };
         let after = &s[hp_start..];
         let hp_len = if after.first() == Some(&b'[') {
-            memchr::memchr(b']', after).map_or(after.len(), |i| {
+            find(after, b']').map_or(after.len(), |i| {
                 i + 1
                     + after[i + 1..]
                         .iter()
@@ -316,12 +322,15 @@ impl<'a> SipUri<'a> {
                         .unwrap_or(after.len() - i - 1)
             })
         } else {
-            memchr::memchr2(b';', b'?', after).unwrap_or(after.len())
+            after
+                .iter()
+                .position(|&b| b == b';' || b == b'?')
+                .unwrap_or(after.len())
         };
         let (host, host_raw, port) = parse_hostport(&after[..hp_len])
             .map_err(|e| ViewError::new(e.part, e.at + hp_start))?;
         let tail = &after[hp_len..];
-        let q = memchr::memchr(b'?', tail);
+        let q = find(tail, b'?');
         let params = &tail[..q.unwrap_or(tail.len())];
         let base = hp_start + hp_len;
         check_uri_params(params, &PARAMCHAR)
@@ -388,7 +397,7 @@ fn check_uri_params(s: &[u8], class: &[bool; 256]) -> Result<(), usize> {
     let mut off = 0;
     for p in s[1..].split(|&b| b == b';') {
         off += 1;
-        let (name, value) = match memchr::memchr(b'=', p) {
+        let (name, value) = match find(p, b'=') {
             Some(e) => (&p[..e], Some(&p[e + 1..])),
             None => (p, None),
         };
@@ -411,7 +420,7 @@ fn check_uri_headers(s: &[u8]) -> Result<(), usize> {
     // headers = header *( "&" header ); header = hname "=" hvalue; hname 1*, hvalue *.
     let mut off = 0;
     for h in s.split(|&b| b == b'&') {
-        let e = memchr::memchr(b'=', h).ok_or(off)?;
+        let e = find(h, b'=').ok_or(off)?;
         if e == 0 {
             return Err(off);
         }
@@ -435,10 +444,10 @@ impl<'a> Iterator for UriParams<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.rest.strip_prefix(b";")?;
-        let end = memchr::memchr(b';', s).unwrap_or(s.len());
+        let end = find(s, b';').unwrap_or(s.len());
         let p = &s[..end];
         self.rest = &s[end..];
-        Some(match memchr::memchr(b'=', p) {
+        Some(match find(p, b'=') {
             Some(e) => (Escaped(&p[..e]), Some(Escaped(&p[e + 1..]))),
             None => (Escaped(p), None),
         })
@@ -455,7 +464,7 @@ pub struct TelUri<'a> {
 
 impl<'a> TelUri<'a> {
     fn parse(s: &'a [u8]) -> Result<Self, ViewError> {
-        let end = memchr::memchr(b';', s).unwrap_or(s.len());
+        let end = find(s, b';').unwrap_or(s.len());
         let number = &s[..end];
         let (digits, hexok) = match number.strip_prefix(b"+") {
             Some(d) => (d, false),

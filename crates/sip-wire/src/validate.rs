@@ -190,7 +190,7 @@ fn check_value(name: HeaderName, value: &[u8]) -> Result<(), Problem> {
         | HeaderName::RecordRoute
         | HeaderName::Path
         | HeaderName::ServiceRoute => each(|v| parse_route(v).map(drop)),
-        HeaderName::From | HeaderName::To => NameAddr::parse(value).map(drop).map_err(m),
+        HeaderName::From | HeaderName::To => NameAddr::parse_strict(value).map(drop).map_err(m),
         HeaderName::CSeq => CSeq::parse(value).map(drop).map_err(m),
         HeaderName::CallId => check_call_id(value).map(drop).map_err(m),
         HeaderName::MaxForwards => parse_max_forwards(value).map(drop).map_err(m),
@@ -215,7 +215,7 @@ fn check_value(name: HeaderName, value: &[u8]) -> Result<(), Problem> {
 /// A Contact element, with the values of `expires` (delta-seconds, RFC 3261 §20.10; RFC 4475
 /// §3.1.2.4) and `q` (qvalue, RFC 3261 §20.10) checked.
 fn check_contact(v: &[u8]) -> Result<(), ViewError> {
-    if let Contact::Addr(a) = Contact::parse(v)? {
+    if let Contact::Addr(a) = Contact::parse_strict(v)? {
         for p in a.params.iter() {
             let bad = || ViewError::new(Part::Param, 0);
             if p.name.eq_ignore_ascii_case(b"expires") {

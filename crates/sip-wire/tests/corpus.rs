@@ -278,7 +278,8 @@ fn escapes_compare_decoded() {
     assert_eq!(&*ruri.user.unwrap().decode(), b"sips:user@example.com");
     let to = m.to().unwrap().unwrap();
     assert!(to
-        .uri
+        .uri()
+        .unwrap()
         .as_sip()
         .unwrap()
         .user
@@ -287,7 +288,7 @@ fn escapes_compare_decoded() {
     let sip_wire::Contact::Addr(c) = m.contacts().next().unwrap().unwrap() else {
         panic!()
     };
-    let u = *c.uri.as_sip().unwrap();
+    let u = *c.uri().unwrap().as_sip().unwrap();
     let (n, v) = u.params().nth(1).unwrap();
     assert_eq!(
         (&*n.decode(), &*v.unwrap().decode()),
@@ -298,9 +299,15 @@ fn escapes_compare_decoded() {
     let users: Vec<Vec<u8>> = m
         .contacts()
         .map(|c| match c.unwrap() {
-            sip_wire::Contact::Addr(a) => {
-                a.uri.as_sip().unwrap().user.unwrap().decode().into_owned()
-            }
+            sip_wire::Contact::Addr(a) => a
+                .uri()
+                .unwrap()
+                .as_sip()
+                .unwrap()
+                .user
+                .unwrap()
+                .decode()
+                .into_owned(),
             sip_wire::Contact::Star => panic!(),
         })
         .collect();
@@ -356,24 +363,39 @@ fn contact_params_vs_uri_params() {
         panic!()
     };
     assert!(c1.params.has("unknownparam"));
-    assert!(c1.uri.as_sip().unwrap().param("unknownparam").is_none());
+    assert!(c1
+        .uri()
+        .unwrap()
+        .as_sip()
+        .unwrap()
+        .param("unknownparam")
+        .is_none());
     let m_c2 = msg("rfc4475/cparam02.dat");
     let sip_wire::Contact::Addr(c2) = m_c2.contacts().next().unwrap().unwrap() else {
         panic!()
     };
     assert!(!c2.params.has("unknownparam"));
-    assert!(c2.uri.as_sip().unwrap().param("unknownparam").is_some());
+    assert!(c2
+        .uri()
+        .unwrap()
+        .as_sip()
+        .unwrap()
+        .param("unknownparam")
+        .is_some());
     let m_c3 = msg("rfc4475/regescrt.dat");
     let sip_wire::Contact::Addr(c3) = m_c3.contacts().next().unwrap().unwrap() else {
         panic!()
     };
-    assert!(c3.uri.as_sip().unwrap().headers().is_some());
+    assert!(c3.uri().unwrap().as_sip().unwrap().headers().is_some());
 }
 
 #[test]
 fn unknown_schemes_and_auth() {
     let m = msg("rfc4475/unksm2.dat");
-    assert!(matches!(m.to().unwrap().unwrap().uri, Uri::Other { .. }));
+    assert!(matches!(
+        m.to().unwrap().unwrap().uri().unwrap(),
+        Uri::Other { .. }
+    ));
     let r = msg("rfc4475/regaut01.dat");
     let a = r.auths(HeaderName::Authorization).next().unwrap().unwrap();
     assert!(!a.is_digest());

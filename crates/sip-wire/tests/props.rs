@@ -7,7 +7,7 @@ mod common;
 use bytes::{Bytes, BytesMut};
 use common::*;
 use proptest::prelude::*;
-use sip_wire::{frame_stream, parse_stream, Frame, Message, Rewrite, StreamEvent};
+use sip_wire::{frame_stream, parse_stream, Frame, Message, Rewrite, StreamEvent, Uri};
 
 /// Every corpus message, as bytes.
 fn corpus() -> Vec<Vec<u8>> {
@@ -52,7 +52,7 @@ fn touch_everything(m: &Message) {
     for c in m.contacts().flatten() {
         if let sip_wire::Contact::Addr(a) = c {
             let _ = (a.tag(), a.display_unquoted(), a.params.iter().count());
-            if let Some(u) = a.uri.as_sip() {
+            if let Ok(Uri::Sip(u)) = a.uri() {
                 let _ = (u.params().count(), u.user.map(|e| e.decode()), u.headers());
             }
         }
