@@ -184,37 +184,96 @@ headers! {
 /// long or longer is [`HeaderName::Other`] without a compare.
 pub(crate) const MAX_KNOWN_NAME: usize = 24;
 
+/// Multiplier of the perfect hash over the known names (found by search; the unit test
+/// `long_and_compact_forms_resolve` checks every known name lands on itself).
+const NAME_HASH: u32 = 0x14d3_dd0d;
+
+/// The known header at each value of the perfect hash, [`HeaderName::Other`] elsewhere.
+#[rustfmt::skip]
+static NAME_TABLE: [HeaderName; 256] = {
+    use HeaderName::*;
+    [
+    Other, Other, From, Other, Other, Other, Other, Other,
+    Other, Other, Other, Other, Other, Other, Other, SipIfMatch,
+    Other, MinExpires, Allow, Other, Other, Other, Other, Other,
+    ErrorInfo, Other, AllowEvents, Other, Other, Other, Other, Other,
+    Other, Other, Other, Other, Other, Other, Other, Other,
+    To, Other, Other, Other, Other, Other, Other, Other,
+    Other, RecordRoute, Subject, Other, Other, Other, Via, Other,
+    Other, Server, Other, Other, Other, Other, Other, Other,
+    Other, ReferredBy, PPreferredIdentity, Other, WwwAuthenticate, RetryAfter, RAck, Other,
+    Other, ReferTo, Other, Other, Other, Other, Other, RejectContact,
+    Contact, Other, Other, Other, Other, Other, Other, Other,
+    ContentType, Other, CallInfo, CallId, Other, Other, Authorization, Path,
+    Other, Other, Other, Other, Other, MaxForwards, Other, Other,
+    Other, Other, Other, RSeq, Other, Other, Accept, ContentDisposition,
+    Other, Other, Other, ProxyRequire, Other, Other, Other, CSeq,
+    Other, Other, Other, Other, ProxyAuthorization, Event, Other, InReplyTo,
+    Identity, Other, Other, Other, Other, ServiceRoute, Require, Other,
+    Other, SubscriptionState, Other, Other, ContentLanguage, Other, Other, UserAgent,
+    ReplyTo, Other, Other, Other, Other, Supported, Other, SessionExpires,
+    Other, Other, Other, Other, Other, Expires, Other, Other,
+    Other, Other, Other, Other, Other, Organization, Other, Other,
+    Other, Other, AcceptLanguage, Other, Other, MinSe, Other, Other,
+    Other, ContentLength, Other, Other, ProxyAuthenticate, Other, ContentEncoding, Other,
+    FlowTimer, Other, Other, Other, Route, Other, Other, Other,
+    AuthenticationInfo, Other, Other, Other, Date, Other, SipEtag, Other,
+    Other, Other, Other, PAssertedIdentity, Other, Other, Privacy, Other,
+    Other, Other, Other, Other, AcceptEncoding, Warning, AcceptContact, Other,
+    Other, Other, Other, Priority, Other, Other, RequestDisposition, Other,
+    Other, AlertInfo, MimeVersion, Replaces, Other, Unsupported, Other, Other,
+    Other, Other, Other, Other, Other, Other, Other, Other,
+    Timestamp, Other, Other, Other, Other, Other, Other, Reason,
+    Other, Other, Other, Other, Other, Other, Other, Other,
+    ]
+};
+
 /// Whether `name` (token characters) lowered with [`lower_name_byte`] equals `lower`.
 #[inline]
 fn eq_lowered(name: &[u8], lower: &[u8]) -> bool {
-    // Compared in 8-octet words where the name is long enough (fixed-size copies compile to
-    // single loads); ORing 0x20 lowers letters, and only letters and `-` occur in `lower`.
-    // The only other octet that lowers onto a letter or `-` is CR (onto `-`), and a name never
-    // holds one (see `from_token`).
-    fn word(s: &[u8], at: usize) -> u64 {
+    // Whole-word compares with overlapping loads (fixed-size copies compile to single loads);
+    // ORing 0x20 lowers letters, and only letters and `-` occur in `lower`. The only other
+    // octet that lowers onto a letter or `-` is CR (onto `-`), and a name never holds one (see
+    // `from_token`).
+    fn w8(s: &[u8], at: usize) -> u64 {
         let mut w = [0u8; 8];
         w.copy_from_slice(&s[at..at + 8]);
         u64::from_le_bytes(w)
     }
-    const LOWER: u64 = 0x2020_2020_2020_2020;
+    fn w4(s: &[u8], at: usize) -> u32 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(w)
+    }
+    fn w2(s: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([s[at], s[at + 1]])
+    }
     let n = name.len();
     if n != lower.len() {
         return false;
     }
-    if n < 8 {
-        return name
-            .iter()
-            .zip(lower)
-            .all(|(&a, &b)| lower_name_byte(a) == b);
-    }
-    let mut i = 0;
-    while i + 8 <= n {
-        if word(name, i) | LOWER != word(lower, i) {
-            return false;
+    match n {
+        0 => true,
+        1 => lower_name_byte(name[0]) == lower[0],
+        2..=3 => {
+            w2(name, 0) | 0x2020 == w2(lower, 0) && w2(name, n - 2) | 0x2020 == w2(lower, n - 2)
         }
-        i += 8;
+        4..=7 => {
+            w4(name, 0) | 0x2020_2020 == w4(lower, 0)
+                && w4(name, n - 4) | 0x2020_2020 == w4(lower, n - 4)
+        }
+        _ => {
+            const LOWER: u64 = 0x2020_2020_2020_2020;
+            let mut i = 0;
+            while i + 8 <= n {
+                if w8(name, i) | LOWER != w8(lower, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            i == n || w8(name, n - 8) | LOWER == w8(lower, n - 8)
+        }
     }
-    i == n || word(name, n - 8) | LOWER == word(lower, n - 8)
 }
 
 /// Lowers one octet of a header name by setting bit 0x20. For ASCII letters that is
@@ -242,99 +301,30 @@ impl HeaderName {
     /// is exactly that name in some letter case, so a `token`; [`HeaderName::Other`] says
     /// nothing about the characters.
     ///
-    /// Hand-written instead of a hash map: the length and the first and last letters pick the
-    /// one candidate (a jump table the compiler builds from the `match`), and one compare of at
-    /// most 24 octets confirms it. The unit test below checks that every known header
-    /// is reachable from here.
+    /// Hand-written instead of a hash map: a perfect hash of the length and three letters picks
+    /// the one candidate from a 256-entry table, and one compare confirms it.
     #[inline]
     pub(crate) fn from_token(name: &[u8]) -> Self {
-        use HeaderName::*;
-        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
-            return Other;
-        };
-        if name.len() == 1 {
-            return Self::from_compact(lower_name_byte(first));
+        let n = name.len();
+        if n < 2 {
+            return match name {
+                [c] => Self::from_compact(lower_name_byte(*c)),
+                _ => HeaderName::Other,
+            };
         }
-        if name.len() > MAX_KNOWN_NAME {
-            return Other;
+        if n > MAX_KNOWN_NAME {
+            return HeaderName::Other;
         }
-        let key = (name.len() as u32) << 16
-            | u32::from(lower_name_byte(first)) << 8
-            | u32::from(lower_name_byte(last));
-        let candidate = match key {
-            0x2746f => To,                                          // to
-            0x37661 => Via,                                         // via
-            0x46371 => CSeq,                                        // cseq
-            0x46465 => Date,                                        // date
-            0x4666d => From,                                        // from
-            0x47068 => Path,                                        // path
-            0x4726b => RAck,                                        // rack
-            0x47271 => RSeq,                                        // rseq
-            0x56177 => Allow,                                       // allow
-            0x56574 => Event,                                       // event
-            0x57265 => Route,                                       // route
-            0x66174 => Accept,                                      // accept
-            0x66d65 => MinSe,                                       // min-se
-            0x6726e => Reason,                                      // reason
-            0x67372 => Server,                                      // server
-            0x76364 => CallId,                                      // call-id
-            0x76374 => Contact,                                     // contact
-            0x76573 => Expires,                                     // expires
-            0x77079 => Privacy,                                     // privacy
-            0x77265 => Require,                                     // require
-            0x77374 => Subject,                                     // subject
-            0x77767 => Warning,                                     // warning
-            0x86979 => Identity,                                    // identity
-            0x87079 => Priority,                                    // priority
-            0x8726f if lower_name_byte(name[2]) == b'f' => ReferTo, // refer-to
-            0x8726f => ReplyTo,                                     // reply-to
-            0x87273 => Replaces,                                    // replaces
-            0x87367 => SipEtag,                                     // sip-etag
-            0x9636f => CallInfo,                                    // call-info
-            0x97364 => Supported,                                   // supported
-            0x97470 => Timestamp,                                   // timestamp
-            0xa616f => AlertInfo,                                   // alert-info
-            0xa656f => ErrorInfo,                                   // error-info
-            0xa6672 => FlowTimer,                                   // flow-timer
-            0xa7574 => UserAgent,                                   // user-agent
-            0xb696f => InReplyTo,                                   // in-reply-to
-            0xb6d73 => MinExpires,                                  // min-expires
-            0xb7272 => RetryAfter,                                  // retry-after
-            0xb7279 => ReferredBy,                                  // referred-by
-            0xb7564 => Unsupported,                                 // unsupported
-            0xc6173 => AllowEvents,                                 // allow-events
-            0xc6365 => ContentType,                                 // content-type
-            0xc6d6e => MimeVersion,                                 // mime-version
-            0xc6d73 => MaxForwards,                                 // max-forwards
-            0xc6f6e => Organization,                                // organization
-            0xc7265 => RecordRoute,                                 // record-route
-            0xc7368 => SipIfMatch,                                  // sip-if-match
-            0xd616e => Authorization,                               // authorization
-            0xd7065 => ProxyRequire,                                // proxy-require
-            0xd7365 => ServiceRoute,                                // service-route
-            0xe6174 => AcceptContact,                               // accept-contact
-            0xe6368 => ContentLength,                               // content-length
-            0xe7274 => RejectContact,                               // reject-contact
-            0xf6165 => AcceptLanguage,                              // accept-language
-            0xf6167 => AcceptEncoding,                              // accept-encoding
-            0xf7373 => SessionExpires,                              // session-expires
-            0x106365 => ContentLanguage,                            // content-language
-            0x106367 => ContentEncoding,                            // content-encoding
-            0x107765 => WwwAuthenticate,                            // www-authenticate
-            0x127065 => ProxyAuthenticate,                          // proxy-authenticate
-            0x127365 => SubscriptionState,                          // subscription-state
-            0x13616f => AuthenticationInfo,                         // authentication-info
-            0x13636e => ContentDisposition,                         // content-disposition
-            0x13706e => ProxyAuthorization,                         // proxy-authorization
-            0x137079 => PAssertedIdentity,                          // p-asserted-identity
-            0x13726e => RequestDisposition,                         // request-disposition
-            0x147079 => PPreferredIdentity,                         // p-preferred-identity
-            _ => return Other,
-        };
-        if eq_lowered(name, candidate.lower()) {
+        let third = name[if n > 2 { 2 } else { 1 }];
+        let key = (n as u32) << 24
+            | u32::from(lower_name_byte(name[0])) << 16
+            | u32::from(lower_name_byte(third)) << 8
+            | u32::from(lower_name_byte(name[n - 1]));
+        let candidate = NAME_TABLE[(key.wrapping_mul(NAME_HASH) >> 24) as usize];
+        if candidate != HeaderName::Other && eq_lowered(name, candidate.lower()) {
             candidate
         } else {
-            Other
+            HeaderName::Other
         }
     }
 

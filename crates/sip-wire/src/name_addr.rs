@@ -131,6 +131,7 @@ impl<'a> NameAddr<'a> {
 
 /// The parameters after the address, noting the tag (`tag = "tag" EQUAL token`) on the way,
 /// then the end of the value.
+#[inline]
 fn params_and_tag<'a>(cur: &mut Cursor<'a>) -> Result<(Params<'a>, Option<&'a [u8]>), ViewError> {
     let mut tag = None;
     let params = Params::parse_with(cur, |p| {

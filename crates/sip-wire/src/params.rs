@@ -43,6 +43,7 @@ impl<'a> Params<'a> {
 
     /// Parses parameters, handing each to `visit` as it is read, so that a view can pick out
     /// the ones it cares about (branch, tag, ...) in the same pass that validates them.
+    #[inline]
     pub(crate) fn parse_with(
         cur: &mut Cursor<'a>,
         mut visit: impl FnMut(Param<'a>) -> Result<(), ()>,
@@ -92,6 +93,7 @@ impl<'a> IntoIterator for Params<'a> {
     }
 }
 
+#[inline]
 fn param<'a>(cur: &mut Cursor<'a>) -> Result<Param<'a>, ViewError> {
     let name = cur.token().map_err(|e| ViewError::new(Part::Param, e.at))?;
     let value = if cur.eat_sep(b'=') {

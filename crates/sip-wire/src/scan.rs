@@ -131,18 +131,22 @@ impl<'a> Cursor<'a> {
         Self { s, pos: 0 }
     }
 
+    #[inline]
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub(crate) fn rest(&self) -> &'a [u8] {
         &self.s[self.pos..]
     }
 
+    #[inline]
     pub(crate) fn slice(&self, from: usize, to: usize) -> &'a [u8] {
         &self.s[from..to]
     }
 
+    #[inline]
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.s.len()
     }
@@ -152,6 +156,7 @@ impl<'a> Cursor<'a> {
         self.s.get(self.pos).copied()
     }
 
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.pos = (self.pos + n).min(self.s.len());
     }
@@ -194,6 +199,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `b` exactly, without white space.
+    #[inline]
     pub(crate) fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
             self.pos += 1;
@@ -216,6 +222,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes a non-empty `token`.
+    #[inline]
     pub(crate) fn token(&mut self) -> Result<&'a [u8], ViewError> {
         let t = self.take_class(&TOKEN);
         if t.is_empty() {
@@ -228,6 +235,7 @@ impl<'a> Cursor<'a> {
     /// Consumes a quoted-string starting at the current `"`; returns its contents with escapes
     /// left as written. `qdtext` excludes `"` and `\`; `quoted-pair = "\" (%x00-09 / %x0B-0C /
     /// %x0E-7F)`, so an escaped NUL is legal (RFC 4475 §3.1.1.2) and an escaped CR or LF is not.
+    #[inline]
     pub(crate) fn quoted_string(&mut self) -> Result<&'a [u8], ViewError> {
         let open = self.pos;
         if !self.eat(b'"') {
@@ -265,6 +273,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Fails unless only LWS remains.
+    #[inline]
     pub(crate) fn expect_end(&mut self) -> Result<(), ViewError> {
         self.skip_lws();
         if self.at_end() {
@@ -275,11 +284,28 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The first `,`, `"` or `<`: memchr's vector searcher taken directly (see `find_eol` in
+/// parse.rs for why).
+#[inline]
+fn find_list_special(s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static AVX2: OnceLock<Option<memchr::arch::x86_64::avx2::memchr::Three>> = OnceLock::new();
+        if let Some(three) =
+            AVX2.get_or_init(|| memchr::arch::x86_64::avx2::memchr::Three::new(b',', b'"', b'<'))
+        {
+            return three.find(s);
+        }
+    }
+    memchr::memchr3(b',', b'"', b'<', s)
+}
+
 /// Finds the end of a list element: the first `,` outside a quoted string and outside `< >`.
 /// Never fails: an unbalanced quote runs to the end and the element's own view reports it.
 pub(crate) fn element_end(s: &[u8]) -> usize {
     let mut i = 0;
-    while let Some(off) = memchr::memchr3(b',', b'"', b'<', &s[i..]) {
+    while let Some(off) = find_list_special(&s[i..]) {
         let at = i + off;
         match s[at] {
             b',' => return at,

@@ -50,15 +50,25 @@ impl<'a> Via<'a> {
             return Err(cur.err(Part::Empty));
         }
         let sp = |e: ViewError| ViewError::new(Part::SentProtocol, e.at);
-        let protocol = cur.token().map_err(sp)?;
-        if !cur.eat_sep(b'/') {
-            return Err(cur.err(Part::SentProtocol));
+        let (protocol, version, transport);
+        if cur.rest().starts_with(b"SIP/2.0/") {
+            // Fast path for the spelling every real element writes; the general grammar below
+            // (LWS around the slashes, other names) gives the same result for it.
+            protocol = &cur.rest()[..3];
+            version = &cur.rest()[4..7];
+            cur.advance(8);
+            transport = cur.token().map_err(sp)?;
+        } else {
+            protocol = cur.token().map_err(sp)?;
+            if !cur.eat_sep(b'/') {
+                return Err(cur.err(Part::SentProtocol));
+            }
+            version = cur.token().map_err(sp)?;
+            if !cur.eat_sep(b'/') {
+                return Err(cur.err(Part::SentProtocol));
+            }
+            transport = cur.token().map_err(sp)?;
         }
-        let version = cur.token().map_err(sp)?;
-        if !cur.eat_sep(b'/') {
-            return Err(cur.err(Part::SentProtocol));
-        }
-        let transport = cur.token().map_err(sp)?;
         if !cur.skip_lws() {
             return Err(cur.err(Part::SentProtocol));
         }
