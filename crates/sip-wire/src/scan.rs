@@ -30,6 +30,8 @@ const fn class(chars: &[u8], alnum: bool) -> [bool; 256] {
 
 /// `token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")`
 pub(crate) static TOKEN: [bool; 256] = class(b"-.!%*_+`'~", true);
+/// Characters of a hostname or IPv4 address: alphanum, `-` and `.`.
+pub(crate) static HOSTCHAR: [bool; 256] = class(b"-.", true);
 /// `word` (Call-ID): token plus `( ) < > : \ " / [ ] ? { }`
 pub(crate) static WORD: [bool; 256] = class(b"-.!%*_+`'~()<>:\\\"/[]?{}", true);
 /// `user = 1*( unreserved / escaped / user-unreserved )`, `user-unreserved = & = + $ , ; ? /`

@@ -55,37 +55,25 @@ pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
 /// several times more on the hot path). Leading zeros are refused, as std does.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut n = 0;
-    let mut val: u16 = 0;
-    let mut digits = 0;
-    for &b in s {
-        match b {
-            b'0'..=b'9' => {
-                if digits > 0 && val == 0 {
-                    return None;
-                }
-                val = val * 10 + u16::from(b - b'0');
-                digits += 1;
-                if val > 255 {
-                    return None;
-                }
+    let mut parts = s.split(|&b| b == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        // 1 to 3 digits, no leading zero, at most 255.
+        let v = match *p {
+            [a] if a.is_ascii_digit() => u16::from(a - b'0'),
+            [a @ b'1'..=b'9', b] if b.is_ascii_digit() => {
+                u16::from(a - b'0') * 10 + u16::from(b - b'0')
             }
-            b'.' => {
-                if digits == 0 || n == 3 {
-                    return None;
-                }
-                octets[n] = val as u8;
-                n += 1;
-                val = 0;
-                digits = 0;
+            [a @ b'1'..=b'9', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
+                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
             }
             _ => return None,
-        }
+        };
+        *o = u8::try_from(v).ok()?;
     }
-    if n != 3 || digits == 0 {
+    if parts.next().is_some() {
         return None;
     }
-    octets[3] = val as u8;
     Some(Ipv4Addr::from(octets))
 }
 
@@ -551,6 +539,20 @@ mod tests {
         assert!(Uri::parse(b"sip:host:70000").is_err());
         assert!(Uri::parse(b"sip:-bad.example.com").is_err());
         assert!(Uri::parse(b"sip:999.1.1.1").is_err());
+        for bad in [
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1..3.4",
+            "256.1.1.1",
+            "1.2.3.",
+            ".1.2.3",
+        ] {
+            assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
+        }
+        for good in ["0.0.0.0", "255.255.255.255", "192.0.2.1", "10.0.100.9"] {
+            assert_eq!(parse_ipv4(good.as_bytes()), good.parse().ok(), "{good}");
+        }
         assert_eq!(sip("sip:example.com.").host, Host::Domain(b"example.com."));
     }
 

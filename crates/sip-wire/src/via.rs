@@ -80,8 +80,8 @@ impl<'a> Via<'a> {
         } else {
             cur.rest()
                 .iter()
-                .position(|&b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
-                .unwrap_or(cur.rest().len())
+                .take_while(|&&b| crate::scan::HOSTCHAR[usize::from(b)])
+                .count()
         };
         let host_raw = cur.slice(host_start, host_start + host_len);
         let host = parse_host(host_raw).map_err(|e| ViewError::new(e.part, host_start + e.at))?;
