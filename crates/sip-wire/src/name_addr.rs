@@ -134,19 +134,33 @@ impl<'a> NameAddr<'a> {
 #[inline]
 fn params_and_tag<'a>(cur: &mut Cursor<'a>) -> Result<(Params<'a>, Option<&'a [u8]>), ViewError> {
     let mut tag = None;
-    let params = Params::parse_with(cur, |p| {
-        if p.name.eq_ignore_ascii_case(b"tag") {
-            match p.value {
-                Some(v) if tag.is_none() && v.iter().all(|&b| TOKEN[usize::from(b)]) => {
-                    tag = Some(v)
-                }
-                _ => return Err(()),
-            }
-        }
-        Ok(())
-    })?;
+    let rest = cur.rest();
+    if let Some(params) =
+        Params::parse_canonical(rest, |name, value| note_tag(&mut tag, name, value))
+    {
+        cur.advance(rest.len());
+        return Ok((params, tag));
+    }
+    tag = None;
+    let params = Params::parse_with(cur, |p| note_tag(&mut tag, p.name, p.value))?;
     cur.expect_end()?;
     Ok((params, tag))
+}
+
+/// Notes the `tag` parameter: `tag = "tag" EQUAL token`, at most once.
+#[inline]
+fn note_tag<'a>(
+    tag: &mut Option<&'a [u8]>,
+    name: &'a [u8],
+    value: Option<&'a [u8]>,
+) -> Result<(), ()> {
+    if name.eq_ignore_ascii_case(b"tag") {
+        match value {
+            Some(v) if tag.is_none() && v.iter().all(|&b| TOKEN[usize::from(b)]) => *tag = Some(v),
+            _ => return Err(()),
+        }
+    }
+    Ok(())
 }
 
 /// `display-name = *(token LWS) / quoted-string`, used only when a `<` follows. Tokens with no

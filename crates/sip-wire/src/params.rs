@@ -2,7 +2,7 @@
 //! `gen-value = token / host / quoted-string` (RFC 3261 §25.1). LWS may surround `;` and `=`.
 
 use crate::error::{Part, ViewError};
-use crate::scan::{Cursor, GEN_VALUE};
+use crate::scan::{Cursor, GEN_VALUE, TOKEN};
 
 /// Validated parameter text; iterating cannot fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -59,6 +59,44 @@ impl<'a> Params<'a> {
         Ok(Params {
             raw: cur.slice(start, end),
         })
+    }
+
+    /// Parses parameters that run to the end of `s` and are written the common way
+    /// (`;name` or `;name=value` with a plain value, no white space), handing each to `visit`.
+    /// `None` for anything else, including every error: the caller then falls back to
+    /// [`Params::parse_with`], which accepts the same text with the same result.
+    #[inline]
+    pub(crate) fn parse_canonical(
+        s: &'a [u8],
+        mut visit: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ()>,
+    ) -> Option<Self> {
+        let mut i = 0;
+        while s.get(i) == Some(&b';') {
+            i += 1;
+            let n = s[i..]
+                .iter()
+                .take_while(|&&b| TOKEN[usize::from(b)])
+                .count();
+            if n == 0 {
+                return None;
+            }
+            let name = &s[i..i + n];
+            i += n;
+            let mut value = None;
+            if s.get(i) == Some(&b'=') {
+                let m = s[i + 1..]
+                    .iter()
+                    .take_while(|&&b| GEN_VALUE[usize::from(b)])
+                    .count();
+                if m == 0 {
+                    return None;
+                }
+                value = Some(&s[i + 1..i + 1 + m]);
+                i += 1 + m;
+            }
+            visit(name, value).ok()?;
+        }
+        (i == s.len()).then_some(Params { raw: s })
     }
 
     /// The parameter text as written.
@@ -157,6 +195,24 @@ mod tests {
             Some(&b"<urn:uuid:1>"[..])
         );
         assert!(p.has("lr"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, .. Default::default() })]
+
+        /// Wherever the one-scan path accepts parameters, `parse_with` gives the same ones.
+        #[test]
+        fn canonical_params_agree_with_the_grammar(s in "(;[a-zA-Z\\-]{0,6}(=[a-z0-9.:\\[\\]\"\\- ]{0,8})?){0,4}") {
+            let mut a = Vec::new();
+            if let Some(fast) = Params::parse_canonical(s.as_bytes(), |n, v| { a.push((n, v)); Ok(()) }) {
+                let mut b = Vec::new();
+                let mut cur = Cursor::new(s.as_bytes());
+                let slow = Params::parse_with(&mut cur, |p| { b.push((p.name, p.value)); Ok(()) });
+                proptest::prop_assert_eq!(Ok(fast), slow);
+                proptest::prop_assert!(cur.at_end());
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
     }
 
     #[test]

@@ -4,8 +4,54 @@
 
 use crate::error::{Part, ViewError};
 use crate::params::Params;
-use crate::scan::Cursor;
+use crate::scan::{Cursor, HOSTCHAR, TOKEN};
 use crate::uri::{parse_host, parse_ipv4, parse_ipv6, parse_port, Host};
+
+/// The parameters RFC 3261 and RFC 3581 give a grammar, noted while the list is parsed.
+#[derive(Default)]
+struct Known<'a> {
+    branch: Option<&'a [u8]>,
+    received: Option<&'a [u8]>,
+    rport: Option<Option<u16>>,
+    maddr: Option<&'a [u8]>,
+}
+
+impl<'a> Known<'a> {
+    /// Checks and records one parameter; `Err` when a known one has a bad value.
+    #[inline]
+    fn note(&mut self, name: &'a [u8], value: Option<&'a [u8]>) -> Result<(), ()> {
+        // Dispatch on length first: most parameters are compared against one name at most.
+        match name.len() {
+            6 if name.eq_ignore_ascii_case(b"branch") => self.branch = Some(plain_value(value)?),
+            8 if name.eq_ignore_ascii_case(b"received") => {
+                // via-received = "received" EQUAL (IPv4address / IPv6address); the bracketed
+                // IPv6 form is tolerated (RFC 5118 §4.5).
+                let v = value.ok_or(())?;
+                let inner = v
+                    .strip_prefix(b"[")
+                    .and_then(|v| v.strip_suffix(b"]"))
+                    .unwrap_or(v);
+                if parse_ipv4(inner).is_none() && parse_ipv6(inner).is_none() {
+                    return Err(());
+                }
+                self.received = Some(v);
+            }
+            // RFC 3581: `rport` alone asks for the port; `rport=N` reports it.
+            5 if name.eq_ignore_ascii_case(b"rport") => {
+                self.rport = Some(match value {
+                    Some(v) => Some(parse_port(v).ok_or(())?),
+                    None => None,
+                })
+            }
+            5 if name.eq_ignore_ascii_case(b"maddr") => self.maddr = Some(plain_value(value)?),
+            3 if name.eq_ignore_ascii_case(b"ttl") => {
+                crate::scan::parse_decimal(value.ok_or(())?, 255).ok_or(())?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
 
 /// A parameter value that must be present and not a quoted-string (branch, maddr).
 fn plain_value(v: Option<&[u8]>) -> Result<&[u8], ()> {
@@ -44,6 +90,14 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via element (already split from the list).
     pub fn parse(s: &'a [u8]) -> Result<Self, ViewError> {
+        match Self::parse_canonical(s) {
+            Some(v) => Ok(v),
+            None => Self::parse_general(s),
+        }
+    }
+
+    /// The whole RFC 3261 grammar, LWS anywhere it may stand.
+    fn parse_general(s: &'a [u8]) -> Result<Self, ViewError> {
         let mut cur = Cursor::new(s);
         cur.skip_lws();
         if cur.at_end() {
@@ -92,40 +146,8 @@ impl<'a> Via<'a> {
         } else {
             None
         };
-        let (mut branch, mut received, mut rport, mut maddr) = (None, None, None, None);
-        let params = Params::parse_with(&mut cur, |p| {
-            let name = p.name;
-            // Dispatch on length first: most parameters are compared against one name at most.
-            match name.len() {
-                6 if name.eq_ignore_ascii_case(b"branch") => branch = Some(plain_value(p.value)?),
-                8 if name.eq_ignore_ascii_case(b"received") => {
-                    // via-received = "received" EQUAL (IPv4address / IPv6address); the
-                    // bracketed IPv6 form is tolerated (RFC 5118 §4.5).
-                    let v = p.value.ok_or(())?;
-                    let inner = v
-                        .strip_prefix(b"[")
-                        .and_then(|v| v.strip_suffix(b"]"))
-                        .unwrap_or(v);
-                    if parse_ipv4(inner).is_none() && parse_ipv6(inner).is_none() {
-                        return Err(());
-                    }
-                    received = Some(v);
-                }
-                // RFC 3581: `rport` alone asks for the port; `rport=N` reports it.
-                5 if name.eq_ignore_ascii_case(b"rport") => {
-                    rport = Some(match p.value {
-                        Some(v) => Some(parse_port(v).ok_or(())?),
-                        None => None,
-                    })
-                }
-                5 if name.eq_ignore_ascii_case(b"maddr") => maddr = Some(plain_value(p.value)?),
-                3 if name.eq_ignore_ascii_case(b"ttl") => {
-                    crate::scan::parse_decimal(p.value.ok_or(())?, 255).ok_or(())?;
-                }
-                _ => {}
-            }
-            Ok(())
-        })?;
+        let mut known = Known::default();
+        let params = Params::parse_with(&mut cur, |p| known.note(p.name, p.value))?;
         cur.expect_end()?;
         Ok(Via {
             protocol,
@@ -135,10 +157,55 @@ impl<'a> Via<'a> {
             host_raw,
             port,
             params,
-            branch,
-            received,
-            rport,
-            maddr,
+            branch: known.branch,
+            received: known.received,
+            rport: known.rport,
+            maddr: known.maddr,
+        })
+    }
+
+    /// One linear scan for the spelling real elements write (`SIP/2.0/T host[:port];p=v...`,
+    /// no white space but the one SP). `None` for anything else, including every error: the
+    /// general parser then decides. Where it succeeds it yields exactly what the general
+    /// parser yields.
+    #[inline]
+    fn parse_canonical(s: &'a [u8]) -> Option<Self> {
+        let rest = s.strip_prefix(b"SIP/2.0/")?;
+        let t = rest.iter().take_while(|&&b| TOKEN[usize::from(b)]).count();
+        if t == 0 || rest.get(t) != Some(&b' ') {
+            return None;
+        }
+        let after = &rest[t + 1..];
+        let h = after
+            .iter()
+            .take_while(|&&b| HOSTCHAR[usize::from(b)])
+            .count();
+        let host_raw = &after[..h];
+        let host = parse_host(host_raw).ok()?;
+        let mut i = h;
+        let mut port = None;
+        if after.get(i) == Some(&b':') {
+            let d = after[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            port = Some(parse_port(&after[i + 1..i + 1 + d])?);
+            i += 1 + d;
+        }
+        let mut known = Known::default();
+        let params = Params::parse_canonical(&after[i..], |n, v| known.note(n, v))?;
+        Some(Via {
+            protocol: &s[..3],
+            version: &s[4..7],
+            transport: &rest[..t],
+            host,
+            host_raw,
+            port,
+            params,
+            branch: known.branch,
+            received: known.received,
+            rport: known.rport,
+            maddr: known.maddr,
         })
     }
 
@@ -201,6 +268,29 @@ mod tests {
             Via::parse(b"SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKa")
                 .unwrap();
         assert!(b.received().is_some());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, .. Default::default() })]
+
+        /// Wherever the one-scan path accepts a Via, the general grammar gives the same view.
+        #[test]
+        fn canonical_path_agrees_with_the_grammar(
+            s in "SIP/2\\.0/[A-Za-z]{0,4}[ ]{0,2}[a-z0-9.\\-]{0,14}(:[0-9]{0,6})?(;[a-zA-Z\\-]{0,8}(=[a-zA-Z0-9.:\\-]{0,12})?){0,4}[ ]?"
+        ) {
+            if let Some(fast) = Via::parse_canonical(s.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), Via::parse_general(s.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_path_is_taken() {
+        let s = b"SIP/2.0/TLS 198.51.100.23:52144;branch=z9hG4bK.Lp2xT9sa;rport;received=192.0.2.1";
+        let v = Via::parse_canonical(s).unwrap();
+        assert_eq!(Ok(v), Via::parse_general(s));
+        assert_eq!(v.rport(), Some(None));
+        assert!(Via::parse_canonical(b"SIP/2.0/UDP host;branch=\"q\"").is_none());
     }
 
     #[test]
