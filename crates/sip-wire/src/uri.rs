@@ -55,25 +55,30 @@ pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
 /// several times more on the hot path). Leading zeros are refused, as std does.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        // 1 to 3 digits, no leading zero, at most 255.
-        let v = match *p {
-            [a] if a.is_ascii_digit() => u16::from(a - b'0'),
-            [a @ b'1'..=b'9', b] if b.is_ascii_digit() => {
-                u16::from(a - b'0') * 10 + u16::from(b - b'0')
+    let mut n = 0;
+    let (mut val, mut digits) = (0u32, 0u32);
+    for &b in s {
+        match b {
+            b'0'..=b'9' => {
+                // 1 to 3 digits, no leading zero.
+                if digits == 3 || (digits == 1 && val == 0) {
+                    return None;
+                }
+                val = val * 10 + u32::from(b - b'0');
+                digits += 1;
             }
-            [a @ b'1'..=b'9', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
-                u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+            b'.' if digits > 0 && n < 3 && val <= 255 => {
+                octets[n] = val as u8;
+                n += 1;
+                (val, digits) = (0, 0);
             }
             _ => return None,
-        };
-        *o = u8::try_from(v).ok()?;
+        }
     }
-    if parts.next().is_some() {
+    if n != 3 || digits == 0 || val > 255 {
         return None;
     }
+    octets[3] = val as u8;
     Some(Ipv4Addr::from(octets))
 }
 
