@@ -393,6 +393,17 @@ pub(crate) fn index(
         mode,
         kind: StartKind::Unknown,
     };
+    // What the first line looks like decides whether an early error is answered (a request)
+    // or dropped (a response, or something that is neither).
+    let lead = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    ix.kind = match buf.get(lead..lead + 4) {
+        Some(p) if p.eq_ignore_ascii_case(b"SIP/") => StartKind::Response,
+        _ if buf.get(lead).is_some_and(|&b| TOKEN[usize::from(b)]) => StartKind::Request,
+        _ => StartKind::Unknown,
+    };
     if mode == Mode::Datagram && buf.len() > MAX_MESSAGE_SIZE {
         return Err(ix.fail(ErrorKind::TooLarge, MAX_MESSAGE_SIZE));
     }
