@@ -9,6 +9,7 @@
 //! (RFC 7235 §2.1), which is kept opaque so a proxy forwards it unchanged (RFC 4475 §3.3.7).
 
 use crate::error::{Part, ViewError};
+use crate::limits::MAX_AUTH_PARAMS;
 use crate::params::unquote;
 use crate::scan::{Cursor, TOKEN};
 
@@ -49,6 +50,10 @@ impl<'a> Auth<'a> {
         let had_lws = cur.skip_lws();
         let start = cur.pos();
         if cur.at_end() {
+            // `digest-response = dig-resp *(COMMA dig-resp)`: Digest needs parameters.
+            if scheme.eq_ignore_ascii_case(b"Digest") {
+                return Err(cur.err(Part::Auth));
+            }
             return Ok(Auth {
                 scheme,
                 params: &[],
@@ -68,6 +73,9 @@ impl<'a> Auth<'a> {
                     params,
                     token68: None,
                 };
+                if auth.params().count() > MAX_AUTH_PARAMS {
+                    return Err(ViewError::new(Part::Auth, start));
+                }
                 if is_digest && auth.has_duplicates() {
                     // RFC 7616 §3.4: each parameter appears at most once.
                     return Err(ViewError::new(Part::Auth, start));
@@ -201,5 +209,16 @@ mod tests {
         assert!(Auth::parse(b"Digest username").is_err());
         assert!(Auth::parse(b"Digest realm=\"a\",, nonce=\"b\"").is_err());
         assert!(Auth::parse(b"Digest=x").is_err());
+        assert!(Auth::parse(b"Digest").is_err());
+        let many: String = (0..65)
+            .map(|i| format!("p{i}=1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(Auth::parse(format!("Digest {many}").as_bytes()).is_err());
+        let ok: String = (0..64)
+            .map(|i| format!("p{i}=1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(Auth::parse(format!("Digest {ok}").as_bytes()).is_ok());
     }
 }

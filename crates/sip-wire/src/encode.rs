@@ -24,6 +24,9 @@ pub enum RewriteError {
     MaxForwardsMalformed,
     /// The result would exceed [`MAX_MESSAGE_SIZE`] (answer 513).
     TooLarge,
+    /// `replace_header` or `remove_header` was given [`HeaderName::Other`], which names no
+    /// header (use `add_header` for headers sipedge does not know).
+    OtherHeader,
 }
 
 impl core::fmt::Display for RewriteError {
@@ -33,6 +36,7 @@ impl core::fmt::Display for RewriteError {
             Self::MaxForwardsExhausted => "Max-Forwards exhausted",
             Self::MaxForwardsMalformed => "Max-Forwards malformed",
             Self::TooLarge => "rewritten message too large",
+            Self::OtherHeader => "replace or remove of an unnamed header",
         })
     }
 }
@@ -81,6 +85,7 @@ pub struct Rewrite<'a> {
     body: Option<(Option<&'a [u8]>, &'a [u8])>,
     ensure_content_length: bool,
     overflow: bool,
+    other_header: bool,
 }
 
 fn put<T: Copy>(slots: &mut [Option<T>], v: T, overflow: &mut bool) {
@@ -107,6 +112,7 @@ impl<'a> Rewrite<'a> {
             body: None,
             ensure_content_length: false,
             overflow: false,
+            other_header: false,
         }
     }
 
@@ -163,6 +169,7 @@ impl<'a> Rewrite<'a> {
 
     /// Removes every line of a known header.
     pub fn remove_header(&mut self, name: HeaderName) -> &mut Self {
+        self.other_header |= name == HeaderName::Other;
         put(&mut self.removed, name, &mut self.overflow);
         self
     }
@@ -170,6 +177,7 @@ impl<'a> Rewrite<'a> {
     /// Replaces every line of a known header with one line holding `value` (added at the end
     /// when the header is absent).
     pub fn replace_header(&mut self, name: HeaderName, value: &'a [u8]) -> &mut Self {
+        self.other_header |= name == HeaderName::Other;
         put(&mut self.replaced, (name, value), &mut self.overflow);
         self
     }
@@ -197,9 +205,6 @@ impl<'a> Rewrite<'a> {
         if name == HeaderName::Other {
             return None;
         }
-        if let (HeaderName::ContentType, Some((Some(ct), _))) = (name, self.body) {
-            return Some(ct);
-        }
         self.replaced
             .iter()
             .flatten()
@@ -215,6 +220,9 @@ impl<'a> Rewrite<'a> {
     pub fn write_to(&self, out: &mut Vec<u8>) -> Result<usize, RewriteError> {
         if self.overflow {
             return Err(RewriteError::TooManyEdits);
+        }
+        if self.other_header {
+            return Err(RewriteError::OtherHeader);
         }
         let msg = self.msg;
         let buf = msg.buf();
@@ -253,7 +261,6 @@ impl<'a> Rewrite<'a> {
         let first_rr = position(HeaderName::RecordRoute);
         let first_path = position(HeaderName::Path);
         let mf = position(HeaderName::MaxForwards);
-        let cl = position(HeaderName::ContentLength);
         let new_cl = self.body.map(|(_, b)| b.len());
 
         // A new Via goes on top of the Via block, or first when there is none.
@@ -268,6 +275,7 @@ impl<'a> Rewrite<'a> {
         let rr_at = prepend_at(first_rr);
         let path_at = prepend_at(first_path);
         let mut replaced_done = [false; MAX_HEADER_EDITS];
+        let (mut cl_done, mut ct_done) = (false, false);
 
         let count = msg.header_count();
         for i in 0..=count {
@@ -288,6 +296,23 @@ impl<'a> Rewrite<'a> {
                 if let Some(v) = self.push_via {
                     line(out, b"Via", v);
                 }
+            }
+            // With a new body, exactly one Content-Length (and Content-Type, when given) is
+            // written, where the first one stood: duplicates are dropped, and removing them
+            // does not leave the body unframed.
+            if let (HeaderName::ContentLength, Some(len)) = (e.name, new_cl) {
+                if !cl_done {
+                    number_line(out, e.name_span.of(buf), len);
+                    cl_done = true;
+                }
+                continue;
+            }
+            if let (HeaderName::ContentType, Some((Some(ct), _))) = (e.name, self.body) {
+                if !ct_done {
+                    line(out, e.name_span.of(buf), ct);
+                    ct_done = true;
+                }
+                continue;
             }
             if self.is_removed(e.name) {
                 continue;
@@ -327,10 +352,7 @@ impl<'a> Rewrite<'a> {
                 number_line(out, e.name_span.of(buf), n.into());
                 continue;
             }
-            if let (Some(len), true) = (new_cl, Some(i) == cl) {
-                number_line(out, e.name_span.of(buf), len);
-                continue;
-            }
+            cl_done |= e.name == HeaderName::ContentLength;
             copy_entry(out, buf, e, normalize);
         }
 
@@ -348,7 +370,7 @@ impl<'a> Rewrite<'a> {
             }
         }
         if let Some((Some(ct), _)) = self.body {
-            if position(HeaderName::ContentType).is_none() {
+            if !ct_done {
                 line(out, b"Content-Type", ct);
             }
         }
@@ -356,7 +378,7 @@ impl<'a> Rewrite<'a> {
             line(out, name, v);
         }
         let body = self.body.map_or(msg.body(), |(_, b)| b);
-        if cl.is_none() && (self.ensure_content_length || self.body.is_some()) {
+        if !cl_done && (self.ensure_content_length || self.body.is_some()) {
             number_line(out, b"Content-Length", body.len());
         }
         out.extend_from_slice(b"\r\n");

@@ -8,10 +8,10 @@
 //!              │           │
 //!              │           ├─ typed views, decoded on demand: Via, NameAddr, Uri, CSeq,
 //!              │           │  Auth (digest), option tags, Max-Forwards, Expires, Call-ID
-//!              │           ├─ validate(): the RFC 3261 checks → Invalid { status or drop }
+//!              │           ├─ validate(): the RFC 3261 checks → Invalid → 400/501/505 or drop
 //!              │           └─ Rewrite / ResponseBuilder ──► caller's Vec<u8> ──► wire
 //!              ▼
-//!   ParseError { kind, offset, start } → status (400, 413/513, 414, 505...) or drop
+//!   ParseError { kind, offset, start } → status (400, 414, 513) or drop
 //! ```
 //!
 //! ## Contract
@@ -52,7 +52,8 @@ pub use encode::{reason_phrase, ResponseBuilder, Rewrite, RewriteError};
 pub use error::{ErrorKind, ParseError, Part, StartKind, ViewError};
 pub use header::HeaderName;
 pub use message::{
-    frame_stream, parse_stream, Frame, Header, Message, StreamEvent, Tolerated, Values,
+    frame_stream, parse_stream, Frame, Header, Message, StreamDecoder, StreamEvent, Tolerated,
+    Values,
 };
 pub use method::Method;
 pub use name_addr::{parse_route, Contact, NameAddr};

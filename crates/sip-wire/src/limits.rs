@@ -41,3 +41,10 @@ pub const MAX_HEADER_LINE: usize = 16_384;
 
 /// Value inserted as Max-Forwards when a request has none (RFC 3261 §8.1.1.6, §16.6 step 3).
 pub const DEFAULT_MAX_FORWARDS: u8 = 70;
+
+/// Most parameters in one credentials or challenge value (Authorization, WWW-Authenticate, ...).
+///
+/// Digest defines 13 (RFC 7616 §3.3, §3.4); 64 leaves room for extensions and bounds the
+/// duplicate-parameter check, quadratic in the count, to a few thousand compares however long
+/// the header is.
+pub const MAX_AUTH_PARAMS: usize = 64;

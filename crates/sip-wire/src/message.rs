@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 use crate::auth::Auth;
 use crate::error::{ErrorKind, ParseError, StartKind, ViewError};
 use crate::header::HeaderName;
+use crate::limits::MAX_MESSAGE_SIZE;
 use crate::method::Method;
 use crate::name_addr::{parse_route, Contact, NameAddr};
 pub use crate::parse::Tolerated;
@@ -117,35 +118,121 @@ fn keepalive(buf: &[u8]) -> Result<Option<Frame>, ParseError> {
 
 /// Takes the next item off the front of a stream buffer, consuming what it returns.
 ///
-/// The index is computed in place, and the message's bytes are split off and frozen without a
-/// copy. After an error the stream cannot be resynchronised: the caller closes the connection
-/// (RFC 4475 §3.1.2.3).
+/// Stateless: every call starts from the front of `buf`. A connection should keep a
+/// [`StreamDecoder`], which remembers how far it has looked. After an error the stream cannot
+/// be resynchronised: the caller closes the connection (RFC 4475 §3.1.2.3).
 pub fn parse_stream(buf: &mut BytesMut) -> Result<StreamEvent, ParseError> {
-    match keepalive(buf)? {
-        Some(Frame::Ping(n)) => {
-            let _ = buf.split_to(n);
-            return Ok(StreamEvent::Ping);
-        }
-        Some(Frame::Pong(n)) => {
-            let _ = buf.split_to(n);
-            return Ok(StreamEvent::Pong);
-        }
-        Some(_) => return Ok(StreamEvent::Partial),
-        None => {}
+    StreamDecoder::new().decode(buf)
+}
+
+/// Framing for one stream connection (TCP, TLS, WebSocket).
+///
+/// It remembers how far it has searched for the end of the header section and, once that is
+/// found, how long the whole message is; so a message that arrives a few octets at a time
+/// costs work in proportion to its length, not to its length squared (a peer that trickles a
+/// 64 KB header section one octet per segment would otherwise cost a CPU-second).
+///
+/// Keep-alives (RFC 5626 §4.4.1): a CRLFCRLF before a start line is a [`StreamEvent::Ping`],
+/// even when its halves arrive in different reads; a CRLF followed by anything else is a
+/// [`StreamEvent::Pong`]. A CRLF alone is ambiguous (a pong, or half a ping) until
+/// [`StreamDecoder::expect_pong`] says this side sent a ping and waits for its answer.
+#[derive(Clone, Debug, Default)]
+pub struct StreamDecoder {
+    scanned: usize,
+    need: usize,
+    awaiting_pong: bool,
+}
+
+impl StreamDecoder {
+    /// A decoder for a new connection.
+    pub fn new() -> Self {
+        Self::default()
     }
-    let mut parts = Parts::new();
-    match index(buf, Mode::Stream, &mut parts)? {
-        None => Ok(StreamEvent::Partial),
-        Some(n) => {
-            // Offsets are relative to the front of `buf`, which stays the front of the split.
-            let bytes = buf.split_to(n).freeze();
-            Ok(StreamEvent::Message(Message {
-                buf: bytes,
-                parts,
-                len: n,
-            }))
+
+    /// This side has sent a CRLFCRLF ping: the next lone CRLF is its pong.
+    pub fn expect_pong(&mut self) {
+        self.awaiting_pong = true;
+    }
+
+    /// Takes the next item off the front of `buf`, consuming what it returns. After an error
+    /// the connection must be closed.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<StreamEvent, ParseError> {
+        if self.need == 0 && self.scanned == 0 {
+            if self.awaiting_pong && buf.starts_with(b"\r\n") {
+                self.awaiting_pong = false;
+                let _ = buf.split_to(2);
+                return Ok(StreamEvent::Pong);
+            }
+            match keepalive(buf)? {
+                Some(Frame::Ping(n)) => {
+                    let _ = buf.split_to(n);
+                    return Ok(StreamEvent::Ping);
+                }
+                Some(Frame::Pong(n)) => {
+                    self.awaiting_pong = false;
+                    let _ = buf.split_to(n);
+                    return Ok(StreamEvent::Pong);
+                }
+                Some(_) => return Ok(StreamEvent::Partial),
+                None => {}
+            }
+        }
+        if self.need > buf.len() {
+            return Ok(StreamEvent::Partial);
+        }
+        if self.need == 0 {
+            // Look for the empty line from where the last call stopped (backing up over a line
+            // end that may have been cut in two).
+            match find_header_end(buf, self.scanned.saturating_sub(2)) {
+                Ok(_) => {}
+                Err(resume) => {
+                    self.scanned = resume.max(1);
+                    if buf.len() >= MAX_MESSAGE_SIZE {
+                        return Err(ParseError {
+                            kind: ErrorKind::TooLarge,
+                            offset: MAX_MESSAGE_SIZE,
+                            start: StartKind::Unknown,
+                        });
+                    }
+                    return Ok(StreamEvent::Partial);
+                }
+            }
+        }
+        let mut parts = Parts::new();
+        match index(buf, Mode::Stream, &mut parts)? {
+            None => {
+                self.need = parts.need.max(buf.len() + 1);
+                Ok(StreamEvent::Partial)
+            }
+            Some(n) => {
+                (self.scanned, self.need) = (0, 0);
+                // Offsets are relative to the front of `buf`, which stays the front of the split.
+                let bytes = buf.split_to(n).freeze();
+                Ok(StreamEvent::Message(Message {
+                    buf: bytes,
+                    parts,
+                    len: n,
+                }))
+            }
         }
     }
+}
+
+/// The end of the header section (just past its empty line: CRLF CRLF, or the bare-LF forms
+/// the indexer tolerates), searching from `from`. `Err(resume)` when it is not there yet:
+/// where the next search should start.
+fn find_header_end(buf: &[u8], from: usize) -> Result<usize, usize> {
+    let mut i = from;
+    while let Some(off) = memchr::memchr(b'\n', &buf[i.min(buf.len())..]) {
+        let lf = i + off;
+        match (buf.get(lf + 1), buf.get(lf + 2)) {
+            (Some(b'\n'), _) => return Ok(lf + 2),
+            (Some(b'\r'), Some(b'\n')) => return Ok(lf + 3),
+            (None, _) | (Some(b'\r'), None) => return Err(lf),
+            _ => i = lf + 1,
+        }
+    }
+    Err(buf.len())
 }
 
 impl Message {

@@ -180,6 +180,8 @@ pub(crate) struct Parts {
     pub(crate) body: Span,
     pub(crate) content_length: Option<u32>,
     pub(crate) tolerated: Tolerated,
+    /// On a stream whose body is still arriving: the message's total length.
+    pub(crate) need: usize,
 }
 
 impl Parts {
@@ -198,6 +200,7 @@ impl Parts {
             body: Span { start: 0, end: 0 },
             content_length: None,
             tolerated: Tolerated(0),
+            need: 0,
         }
     }
 }
@@ -620,7 +623,7 @@ pub(crate) fn index(
     // ---- body framing (RFC 3261 §18.3) ----
     let (body_end, used) = match (mode, content_length) {
         (Mode::Datagram, Some(n)) => {
-            let end = body_start + n as usize;
+            let end = body_start.saturating_add(n as usize);
             if end > scan.len() {
                 return Err(ix.fail(ErrorKind::BodyTruncated, body_start));
             }
@@ -631,11 +634,14 @@ pub(crate) fn index(
         (Mode::Datagram, None) => (scan.len(), scan.len()),
         (Mode::Stream, None) => return Err(ix.fail(ErrorKind::ContentLengthMissing, body_start)),
         (Mode::Stream, Some(n)) => {
-            let end = body_start + n as usize;
+            let end = body_start.saturating_add(n as usize);
             if end > MAX_MESSAGE_SIZE {
                 return Err(ix.fail(ErrorKind::TooLarge, body_start));
             }
             if end > scan.len() {
+                // The header section is complete; only the body is missing. Tell a
+                // `StreamDecoder` how much to wait for, so it does not index again per read.
+                parts.need = end;
                 return Ok(None);
             }
             (end, end)

@@ -22,7 +22,14 @@ impl<'a> Known<'a> {
     fn note(&mut self, name: &'a [u8], value: Option<&'a [u8]>) -> Result<(), ()> {
         // Dispatch on length first: most parameters are compared against one name at most.
         match name.len() {
-            6 if name.eq_ignore_ascii_case(b"branch") => self.branch = Some(plain_value(value)?),
+            // branch = token, at most once (a second one would make the transaction ambiguous).
+            6 if name.eq_ignore_ascii_case(b"branch") => {
+                let v = plain_value(value)?;
+                if self.branch.is_some() || !v.iter().all(|&b| TOKEN[usize::from(b)]) {
+                    return Err(());
+                }
+                self.branch = Some(v);
+            }
             8 if name.eq_ignore_ascii_case(b"received") => {
                 // via-received = "received" EQUAL (IPv4address / IPv6address); the bracketed
                 // IPv6 form is tolerated (RFC 5118 §4.5).
@@ -105,7 +112,9 @@ impl<'a> Via<'a> {
         }
         let sp = |e: ViewError| ViewError::new(Part::SentProtocol, e.at);
         let (protocol, version, transport);
-        if cur.rest().starts_with(b"SIP/2.0/") {
+        if cur.rest().starts_with(b"SIP/2.0/")
+            && cur.rest().get(8).is_some_and(|&b| TOKEN[usize::from(b)])
+        {
             // Fast path for the spelling every real element writes; the general grammar below
             // (LWS around the slashes, other names) gives the same result for it.
             protocol = &cur.rest()[..3];
@@ -302,5 +311,16 @@ mod tests {
         assert!(Via::parse(b"SIP/2.0/UDP host:99999").is_err());
         assert!(Via::parse(b"SIP/2.0/UDP host;received=not-an-ip").is_err());
         assert!(Via::parse(b"SIP/2.0/UDP host;rport=x").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;branch=z9hG4bK:1").is_err());
+        assert!(Via::parse(b"SIP/2.0/UDP host;branch=z9hG4bK1;branch=z9hG4bK2").is_err());
+        // LWS after any slash is legal (SLASH = SWS "/" SWS).
+        assert_eq!(
+            Via::parse(b"SIP/2.0/ UDP host").map(|v| v.transport),
+            Ok(&b"UDP"[..])
+        );
+        assert_eq!(
+            Via::parse(b"SIP/2.0/\r\n UDP host").map(|v| v.transport),
+            Ok(&b"UDP"[..])
+        );
     }
 }

@@ -264,3 +264,53 @@ fn responses_copy_what_rfc3261_8_2_6_says() {
         .unwrap();
     assert_eq!(msg(&out).to().unwrap().unwrap().tag(), Some(&b"have"[..]));
 }
+
+#[test]
+fn a_new_body_is_always_framed_once() {
+    // Two equal Content-Length lines (the indexer allows equal duplicates; validate() would
+    // reject the message, but a rewrite must not depend on that).
+    let dup = msg(&String::from_utf8_lossy(INVITE)
+        .replace("Content-Length: 5\r\n", "Content-Length: 5\r\nl: 5\r\n")
+        .into_bytes());
+    let mut out = Vec::new();
+    Rewrite::new(&dup)
+        .set_body(None, b"hi")
+        .write_to(&mut out)
+        .unwrap();
+    let f = msg(&out);
+    assert_eq!(f.headers_named(HeaderName::ContentLength).count(), 1);
+    assert_eq!((f.content_length(), f.body()), (Some(2), &b"hi"[..]));
+    // Removing Content-Length / Content-Type while setting a body still frames and types it.
+    let m = msg(INVITE);
+    let f = write(
+        Rewrite::new(&m)
+            .remove_header(HeaderName::ContentLength)
+            .remove_header(HeaderName::ContentType)
+            .set_body(Some(b"application/sdp"), b"v=0\r\n"),
+    );
+    assert_eq!(f.content_length(), Some(5));
+    assert_eq!(
+        f.header(HeaderName::ContentType),
+        Some(&b"application/sdp"[..])
+    );
+    assert_eq!(f.headers_named(HeaderName::ContentType).count(), 1);
+}
+
+#[test]
+fn unnamed_headers_cannot_be_replaced_or_removed() {
+    let m = msg(INVITE);
+    let mut out = Vec::new();
+    assert_eq!(
+        Rewrite::new(&m)
+            .replace_header(HeaderName::Other, b"x")
+            .write_to(&mut out),
+        Err(RewriteError::OtherHeader)
+    );
+    assert_eq!(
+        Rewrite::new(&m)
+            .remove_header(HeaderName::Other)
+            .write_to(&mut out),
+        Err(RewriteError::OtherHeader)
+    );
+    assert!(out.is_empty());
+}

@@ -115,4 +115,55 @@ fn stream_keepalives() {
         Ok(sip_wire::StreamEvent::Ping)
     ));
     assert!(buf.is_empty());
+    // After sending a ping, a lone CRLF is the pong (RFC 5626 §4.4.1), reported at once.
+    let mut d = sip_wire::StreamDecoder::new();
+    let mut buf = BytesMut::from(&b"\r\n"[..]);
+    assert!(matches!(
+        d.decode(&mut buf),
+        Ok(sip_wire::StreamEvent::Partial)
+    ));
+    d.expect_pong();
+    assert!(matches!(
+        d.decode(&mut buf),
+        Ok(sip_wire::StreamEvent::Pong)
+    ));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn stream_decoder_waits_without_rescanning_and_refuses_endless_headers() {
+    let mut d = sip_wire::StreamDecoder::new();
+    let mut buf = BytesMut::new();
+    let msg = format!("{HEAD}Content-Length: 3\r\n\r\nabc");
+    for (i, b) in msg.bytes().enumerate() {
+        buf.extend_from_slice(&[b]);
+        match d.decode(&mut buf).unwrap() {
+            sip_wire::StreamEvent::Partial => assert!(i + 1 < msg.len()),
+            sip_wire::StreamEvent::Message(m) => {
+                assert_eq!(i + 1, msg.len());
+                assert_eq!(m.body(), b"abc");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(buf.is_empty());
+    // A header section that never ends is refused at MAX_MESSAGE_SIZE.
+    let mut d = sip_wire::StreamDecoder::new();
+    let mut buf = BytesMut::from(HEAD.as_bytes());
+    let chunk = vec![b'x'; 4096];
+    buf.extend_from_slice(b"X-Endless: ");
+    let mut refused = false;
+    for _ in 0..(MAX_MESSAGE_SIZE / chunk.len() + 2) {
+        buf.extend_from_slice(&chunk);
+        match d.decode(&mut buf) {
+            Ok(sip_wire::StreamEvent::Partial) => {}
+            Err(e) => {
+                assert_eq!(e.kind, ErrorKind::TooLarge);
+                refused = true;
+                break;
+            }
+            Ok(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(refused);
 }

@@ -155,6 +155,37 @@ proptest! {
     }
 }
 
+/// Every stream-framable corpus message fed to one `StreamDecoder` an octet at a time, several
+/// messages back to back: the same messages come out as from whole-buffer parsing.
+#[test]
+fn stream_decoder_octet_by_octet() {
+    let mut stream = Vec::new();
+    let mut expected = Vec::new();
+    for whole in corpus() {
+        if let Ok(Frame::Complete(n)) = frame_stream(&whole) {
+            stream.extend_from_slice(&whole[..n]);
+            expected.push(whole[..n].to_vec());
+            stream.extend_from_slice(b"\r\n\r\n");
+        }
+    }
+    let mut d = sip_wire::StreamDecoder::new();
+    let mut buf = BytesMut::new();
+    let (mut got, mut pings) = (Vec::new(), 0);
+    for &b in &stream {
+        buf.extend_from_slice(&[b]);
+        loop {
+            match d.decode(&mut buf).unwrap() {
+                StreamEvent::Partial => break,
+                StreamEvent::Message(m) => got.push(m.as_bytes().to_vec()),
+                StreamEvent::Ping => pings += 1,
+                StreamEvent::Pong => panic!("no pong was sent"),
+            }
+        }
+    }
+    assert_eq!(got, expected);
+    assert_eq!(pings, expected.len());
+}
+
 /// For every stream-framable corpus message, split at every offset: the prefix is `Partial`
 /// and the whole gives the same message as parsing it in one piece.
 #[test]
