@@ -170,6 +170,8 @@ pub enum Part {
     Date,
     /// Text after the end of the value.
     Trailing,
+    /// A control character where the grammar allows none.
+    ControlChar,
 }
 
 impl Part {
@@ -196,6 +198,7 @@ impl Part {
             Self::Auth => "malformed credentials or challenge",
             Self::Date => "malformed date",
             Self::Trailing => "unexpected text after value",
+            Self::ControlChar => "control character in value",
         }
     }
 }

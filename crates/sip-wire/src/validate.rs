@@ -71,7 +71,7 @@ impl Invalid {
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = self.header.map(|h| h.as_str()).unwrap_or("");
+        let h = self.header.map_or("extension header", |h| h.as_str());
         match self.problem {
             Problem::VersionNotSupported => write!(f, "SIP version not supported"),
             Problem::Missing => write!(f, "missing {h} header"),
@@ -135,6 +135,9 @@ impl Message {
         for h in self.headers() {
             let name = h.name;
             if name == HeaderName::Other {
+                if let Err(e) = check_text(h.value) {
+                    return fail(e, None);
+                }
                 continue;
             }
             let n = &mut seen[name as usize];
@@ -208,7 +211,21 @@ fn check_value(name: HeaderName, value: &[u8]) -> Result<(), Problem> {
         | HeaderName::ProxyAuthorization
         | HeaderName::WwwAuthenticate
         | HeaderName::ProxyAuthenticate => Auth::parse(value).map(drop).map_err(m),
-        _ => Ok(()),
+        // Everything else, unknown headers included, is at most `header-value = *(TEXT-UTF8char
+        // / UTF8-CONT / LWS)`: no control characters, so none is forwarded (RFC 3261 §25.1).
+        _ => check_text(value),
+    }
+}
+
+/// `header-value = *(TEXT-UTF8char / UTF8-CONT / LWS)`: no control character but the LWS of a
+/// fold.
+fn check_text(value: &[u8]) -> Result<(), Problem> {
+    match value
+        .iter()
+        .position(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f)
+    {
+        Some(at) => Err(Problem::Malformed(ViewError::new(Part::ControlChar, at))),
+        None => Ok(()),
     }
 }
 

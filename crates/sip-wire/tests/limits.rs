@@ -85,6 +85,26 @@ fn line_structure_errors() {
 }
 
 #[test]
+fn control_characters_are_not_forwarded() {
+    // header-value = *(TEXT-UTF8char / UTF8-CONT / LWS): a NUL or ESC in an unknown header
+    // makes the request invalid rather than something a proxy relays.
+    for bad in ["X-A: a\u{0}b", "X-A: a\u{1b}[31m", "Subject: hi\u{7f}"] {
+        let m = Message::parse_datagram(Bytes::from(format!(
+            "{HEAD}{bad}\r\nContent-Length: 0\r\n\r\n"
+        )))
+        .unwrap();
+        let inv = m.validate().unwrap_err();
+        assert_eq!(inv.status(), Some(400), "{bad}");
+        assert!(inv.to_string().contains("control character"), "{inv}");
+    }
+    let ok = Message::parse_datagram(Bytes::from(format!(
+        "{HEAD}X-A: tab\there é\r\nContent-Length: 0\r\n\r\n"
+    )))
+    .unwrap();
+    assert_eq!(ok.validate(), Ok(()));
+}
+
+#[test]
 fn what_is_dropped_rather_than_answered() {
     let resp = err("SIP/2.0 200 OK\r\nVia: x\r\nBad Header\r\n\r\n");
     assert_eq!((resp.start, resp.status()), (StartKind::Response, None));
