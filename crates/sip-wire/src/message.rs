@@ -438,7 +438,11 @@ impl Message {
 
     /// The topmost Via value.
     pub fn top_via(&self) -> Option<Result<Via<'_>, ViewError>> {
-        self.values(HeaderName::Via).next().map(Via::parse)
+        let line = self.header(HeaderName::Via)?;
+        match Via::parse_first_canonical(line) {
+            Some(v) => Some(Ok(v)),
+            None => self.values(HeaderName::Via).next().map(Via::parse),
+        }
     }
 
     /// The Call-ID as written.

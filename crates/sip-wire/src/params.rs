@@ -68,8 +68,21 @@ impl<'a> Params<'a> {
     #[inline]
     pub(crate) fn parse_canonical(
         s: &'a [u8],
-        mut visit: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ()>,
+        visit: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ()>,
     ) -> Option<Self> {
+        match Self::parse_canonical_prefix(s, visit)? {
+            (params, n) if n == s.len() => Some(params),
+            _ => None,
+        }
+    }
+
+    /// As [`Params::parse_canonical`], but the parameters may be followed by other text: returns
+    /// them and how many octets they took.
+    #[inline]
+    pub(crate) fn parse_canonical_prefix(
+        s: &'a [u8],
+        mut visit: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ()>,
+    ) -> Option<(Self, usize)> {
         let mut i = 0;
         while s.get(i) == Some(&b';') {
             i += 1;
@@ -96,7 +109,7 @@ impl<'a> Params<'a> {
             }
             visit(name, value).ok()?;
         }
-        (i == s.len()).then_some(Params { raw: s })
+        Some((Params { raw: &s[..i] }, i))
     }
 
     /// The parameter text as written.

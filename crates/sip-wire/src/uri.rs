@@ -54,14 +54,23 @@ pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
 /// Parses a dotted-quad IPv4 address by hand: the std parser goes through `str`, costs several
 /// times more on the hot path, and refuses the leading zeros RFC 3261's grammar allows.
 pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+    match parse_ipv4_prefix(s)? {
+        (a, n) if n == s.len() => Some(a),
+        _ => None,
+    }
+}
+
+/// An IPv4 address at the front of `s` and its length: four groups of 1 to 3 digits (leading
+/// zeros legal, octets decimal, RFC 3261 §25.1) joined by dots, stopping at the first octet
+/// that is neither.
+pub(crate) fn parse_ipv4_prefix(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
     let mut octets = [0u8; 4];
     let mut n = 0;
     let (mut val, mut digits) = (0u32, 0u32);
-    for &b in s {
+    let mut len = s.len();
+    for (i, &b) in s.iter().enumerate() {
         match b {
             b'0'..=b'9' => {
-                // `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT` (RFC 3261
-                // §25.1): leading zeros are legal and the octets decimal (`010` is ten).
                 if digits == 3 {
                     return None;
                 }
@@ -73,14 +82,17 @@ pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
                 n += 1;
                 (val, digits) = (0, 0);
             }
-            _ => return None,
+            _ => {
+                len = i;
+                break;
+            }
         }
     }
     if n != 3 || digits == 0 || val > 255 {
         return None;
     }
     octets[3] = val as u8;
-    Some(Ipv4Addr::from(octets))
+    Some((Ipv4Addr::from(octets), len))
 }
 
 /// Parses `host = hostname / IPv4address / IPv6reference`.

@@ -5,7 +5,7 @@
 use crate::error::{Part, ViewError};
 use crate::params::Params;
 use crate::scan::{Cursor, HOSTCHAR, TOKEN};
-use crate::uri::{parse_host, parse_ipv4, parse_ipv6, parse_port, Host};
+use crate::uri::{parse_host, parse_ipv4, parse_ipv4_prefix, parse_ipv6, parse_port, Host};
 
 /// The parameters RFC 3261 and RFC 3581 give a grammar, noted while the list is parsed.
 #[derive(Default)]
@@ -179,18 +179,46 @@ impl<'a> Via<'a> {
     /// parser yields.
     #[inline]
     fn parse_canonical(s: &'a [u8]) -> Option<Self> {
+        match Self::parse_canonical_prefix(s)? {
+            (via, n) if n == s.len() => Some(via),
+            _ => None,
+        }
+    }
+
+    /// The first value of a Via line in one scan: `Some` only when the canonical form runs to
+    /// the end of the line or to the comma that ends this value, so no separate pass is needed
+    /// to find the value's end (a canonical value holds no quote or `<`).
+    #[inline]
+    pub(crate) fn parse_first_canonical(line: &'a [u8]) -> Option<Self> {
+        match Self::parse_canonical_prefix(line)? {
+            (via, n) if n == line.len() || line[n] == b',' => Some(via),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn parse_canonical_prefix(s: &'a [u8]) -> Option<(Self, usize)> {
         let rest = s.strip_prefix(b"SIP/2.0/")?;
         let t = rest.iter().take_while(|&&b| TOKEN[usize::from(b)]).count();
         if t == 0 || rest.get(t) != Some(&b' ') {
             return None;
         }
         let after = &rest[t + 1..];
-        let h = after
-            .iter()
-            .take_while(|&&b| HOSTCHAR[usize::from(b)])
-            .count();
+        // An IPv4 address in the same pass when the host starts with a digit and is followed
+        // by no further host character (else it is a hostname such as `1.example.com`).
+        let (host, h) = match parse_ipv4_prefix(after) {
+            Some((a, n)) if !after.get(n).is_some_and(|&b| HOSTCHAR[usize::from(b)]) => {
+                (Host::Ipv4(a), n)
+            }
+            _ => {
+                let h = after
+                    .iter()
+                    .take_while(|&&b| HOSTCHAR[usize::from(b)])
+                    .count();
+                (parse_host(&after[..h]).ok()?, h)
+            }
+        };
         let host_raw = &after[..h];
-        let host = parse_host(host_raw).ok()?;
         let mut i = h;
         let mut port = None;
         if after.get(i) == Some(&b':') {
@@ -202,20 +230,24 @@ impl<'a> Via<'a> {
             i += 1 + d;
         }
         let mut known = Known::default();
-        let params = Params::parse_canonical(&after[i..], |n, v| known.note(n, v))?;
-        Some(Via {
-            protocol: &s[..3],
-            version: &s[4..7],
-            transport: &rest[..t],
-            host,
-            host_raw,
-            port,
-            params,
-            branch: known.branch,
-            received: known.received,
-            rport: known.rport,
-            maddr: known.maddr,
-        })
+        let (params, n) = Params::parse_canonical_prefix(&after[i..], |n, v| known.note(n, v))?;
+        let consumed = s.len() - after.len() + i + n;
+        Some((
+            Via {
+                protocol: &s[..3],
+                version: &s[4..7],
+                transport: &rest[..t],
+                host,
+                host_raw,
+                port,
+                params,
+                branch: known.branch,
+                received: known.received,
+                rport: known.rport,
+                maddr: known.maddr,
+            },
+            consumed,
+        ))
     }
 
     /// The `branch` parameter.
@@ -289,6 +321,24 @@ mod tests {
         ) {
             if let Some(fast) = Via::parse_canonical(s.as_bytes()) {
                 proptest::prop_assert_eq!(Ok(fast), Via::parse_general(s.as_bytes()));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, .. Default::default() })]
+
+        /// The one-scan first value of a line equals the first list element, fully parsed.
+        #[test]
+        fn first_value_agrees_with_the_list(
+            a in "SIP/2\\.0/[A-Z]{1,3} [0-9.]{1,15}[a-z]{0,3}(:[0-9]{1,5})?(;[a-z]{1,6}(=[a-zA-Z0-9.:]{0,10})?){0,3}",
+            sep in "(,| ,|, | )?",
+            b in "SIP/2\\.0/UDP [a-z0-9.]{1,10}",
+        ) {
+            let line = format!("{a}{sep}{b}");
+            if let Some(fast) = Via::parse_first_canonical(line.as_bytes()) {
+                let first = crate::scan::trim_lws(&line.as_bytes()[..crate::scan::element_end(line.as_bytes())]);
+                proptest::prop_assert_eq!(Ok(fast), Via::parse_general(first));
             }
         }
     }
