@@ -8,7 +8,7 @@ use crate::scan::{Cursor, HOSTCHAR, TOKEN};
 use crate::uri::{parse_host, parse_ipv4, parse_ipv4_prefix, parse_ipv6, parse_port, Host};
 
 /// The parameters RFC 3261 and RFC 3581 give a grammar, noted while the list is parsed.
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Known<'a> {
     branch: Option<&'a [u8]>,
     received: Option<&'a [u8]>,
@@ -88,10 +88,7 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// The via-params.
     pub params: Params<'a>,
-    branch: Option<&'a [u8]>,
-    received: Option<&'a [u8]>,
-    rport: Option<Option<u16>>,
-    maddr: Option<&'a [u8]>,
+    known: Known<'a>,
 }
 
 impl<'a> Via<'a> {
@@ -166,10 +163,7 @@ impl<'a> Via<'a> {
             host_raw,
             port,
             params,
-            branch: known.branch,
-            received: known.received,
-            rport: known.rport,
-            maddr: known.maddr,
+            known,
         })
     }
 
@@ -241,10 +235,7 @@ impl<'a> Via<'a> {
                 host_raw,
                 port,
                 params,
-                branch: known.branch,
-                received: known.received,
-                rport: known.rport,
-                maddr: known.maddr,
+                known,
             },
             consumed,
         ))
@@ -252,7 +243,7 @@ impl<'a> Via<'a> {
 
     /// The `branch` parameter.
     pub fn branch(&self) -> Option<&'a [u8]> {
-        self.branch
+        self.known.branch
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie (§8.1.1.7); RFC 2543 peers
@@ -263,18 +254,18 @@ impl<'a> Via<'a> {
 
     /// The `received` parameter, as written.
     pub fn received(&self) -> Option<&'a [u8]> {
-        self.received
+        self.known.received
     }
 
     /// `rport`: `None` when absent, `Some(None)` when present without a value (a request for
     /// one, RFC 3581 §3), `Some(Some(port))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.rport
+        self.known.rport
     }
 
     /// `maddr`.
     pub fn maddr(&self) -> Option<&'a [u8]> {
-        self.maddr
+        self.known.maddr
     }
 }
 
