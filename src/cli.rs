@@ -10,15 +10,39 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Every client (desk phones, softphones, gateways, browsers) reaches the core through it:
 /// RFC 5626 outbound flows, webhook-delegated digest registration, federation over mutual TLS.
+///
+/// Without a command it runs the proxy on its embedded default configuration (UDP and TCP on
+/// 127.0.0.1:5060), like `sipedge run` without `--config`.
 #[derive(Debug, Parser)]
-#[command(name = "sipedge", version, about, long_about = None, arg_required_else_help = true)]
+#[command(name = "sipedge", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the proxy until SIGTERM or SIGINT (then drain and exit 0). SIGHUP reloads the TLS
+    /// certificate. On exit, one JSON line with per-shard counters goes to standard output.
+    Run {
+        /// The configuration file (TOML). Without it, the embedded default configuration.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Override general.io_backend.
+        #[arg(long, value_enum)]
+        io_backend: Option<BackendArg>,
+        /// Override general.shards (0 = one per core).
+        #[arg(long)]
+        shards: Option<usize>,
+    },
+    /// Validate a configuration file: prints each error as `line N: field: problem` and exits
+    /// 1, or prints `ok` and exits 0.
+    CheckConfig {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Print the embedded default configuration.
+    DefaultConfig,
     /// Parse one SIP message and print what sipedge sees in it, as JSON.
     ///
     /// Exits 0 when the message is accepted. A message sipedge would reject prints
@@ -46,10 +70,75 @@ pub(crate) enum Transport {
     Stream,
 }
 
+/// `--io-backend` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BackendArg {
+    /// io_uring when available, else epoll.
+    Auto,
+    /// io_uring.
+    Uring,
+    /// epoll (mio).
+    Epoll,
+}
+
 /// Parses the command line and runs the command.
 pub(crate) fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::Run {
+        config: None,
+        io_backend: None,
+        shards: None,
+    });
+    match command {
+        Command::Run {
+            config,
+            io_backend,
+            shards,
+        } => {
+            let loaded = match &config {
+                Some(path) => crate::config::load(path),
+                None => crate::config::parse(crate::config::DEFAULT_CONFIG, None),
+            };
+            let mut cfg = match loaded {
+                Ok(c) => c,
+                Err(errors) => {
+                    let name = config
+                        .as_ref()
+                        .map_or("<embedded default>".into(), |p| p.display().to_string());
+                    for e in errors {
+                        eprintln!("sipedge: {name}: {e}");
+                    }
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(b) = io_backend {
+                cfg.io_backend = match b {
+                    BackendArg::Auto => crate::config::IoBackend::Auto,
+                    BackendArg::Uring => crate::config::IoBackend::Uring,
+                    BackendArg::Epoll => crate::config::IoBackend::Epoll,
+                };
+            }
+            if let Some(n) = shards {
+                cfg.shards = n;
+            }
+            crate::runtime::run(cfg)
+        }
+        Command::CheckConfig { file } => match crate::config::load(&file) {
+            Ok(_) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                for e in errors {
+                    println!("{}: {e}", file.display());
+                }
+                ExitCode::FAILURE
+            }
+        },
+        Command::DefaultConfig => {
+            print!("{}", crate::config::DEFAULT_CONFIG);
+            ExitCode::SUCCESS
+        }
         Command::Parse {
             file,
             transport,

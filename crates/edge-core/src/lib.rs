@@ -8,9 +8,15 @@
 //!   runtime ──handle_*(now, input)──► Core ──poll_action()──► runtime does the I/O
 //! ```
 //!
-//! This crate starts small: it holds the time type every input carries. The `architecture`
-//! test of the workspace checks that it depends on no runtime (no tokio, mio, io-uring).
+//! Modules: [`local`] (what the edge answers itself: OPTIONS to the edge, malformed requests,
+//! unroutable requests), [`stun`] (Binding keep-alives on UDP SIP ports, RFC 5626 §4.4.2),
+//! [`counters`] (per-shard counters, plain integers). The `architecture` test of the
+//! workspace checks that this crate depends on no runtime (no tokio, mio, io-uring).
 #![forbid(unsafe_code)]
+
+pub mod counters;
+pub mod local;
+pub mod stun;
 
 use core::time::Duration;
 

@@ -449,6 +449,62 @@ fn copy(out: &mut Vec<u8>, s: &[u8], normalize: bool) {
     }
 }
 
+/// Writes the first Via line with its first value annotated with `received` / `rport` (see
+/// [`ResponseBuilder::source`]); the rest of the line (further values) is copied as it was.
+fn annotate_top_via(
+    out: &mut Vec<u8>,
+    buf: &[u8],
+    e: &Entry,
+    normalize: bool,
+    ip: &[u8],
+    port: u16,
+) {
+    let value = &buf[usize::from(e.value.start)..usize::from(e.value.end)];
+    let end = element_end(value);
+    let top = trim_lws(&value[..end]);
+    // Header name as received (compact `v` stays `v`), then the annotated first value.
+    copy(
+        out,
+        &buf[usize::from(e.name_span.start)..usize::from(e.value.start)],
+        normalize,
+    );
+    let mut segments = top.split(|&b| b == b';');
+    let sent_by = segments.next().unwrap_or_default();
+    copy(out, sent_by, normalize);
+    let mut rport = false;
+    for seg in segments {
+        let name = trim_lws(seg.split(|&b| b == b'=').next().unwrap_or_default());
+        if name.eq_ignore_ascii_case(b"received") {
+            continue;
+        }
+        out.push(b';');
+        if name.eq_ignore_ascii_case(b"rport") {
+            rport = true;
+            out.extend_from_slice(b"rport=");
+            write_decimal(out, usize::from(port));
+            continue;
+        }
+        copy(out, seg, normalize);
+    }
+    // sent-by = host [ COLON port ]: compare the host with the source address.
+    let host = trim_lws(
+        sent_by
+            .rsplit(|&b| b == b' ' || b == b'\t')
+            .next()
+            .unwrap_or_default(),
+    );
+    let host = match host.strip_prefix(b"[") {
+        Some(v6) => v6.split(|&b| b == b']').next().unwrap_or_default(),
+        None => host.split(|&b| b == b':').next().unwrap_or_default(),
+    };
+    if rport || !host.eq_ignore_ascii_case(ip) {
+        out.extend_from_slice(b";received=");
+        out.extend_from_slice(ip);
+    }
+    copy(out, &value[end..], normalize);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The reason phrase RFC 3261 §21 (and later RFCs) give a status code.
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {
@@ -527,6 +583,7 @@ pub struct ResponseBuilder<'a> {
     to_tag: Option<&'a [u8]>,
     headers: [Option<(&'a [u8], &'a [u8])>; MAX_HEADER_EDITS],
     body: Option<(&'a [u8], &'a [u8])>,
+    source: Option<(&'a [u8], u16)>,
     overflow: bool,
 }
 
@@ -540,8 +597,25 @@ impl<'a> ResponseBuilder<'a> {
             to_tag: None,
             headers: [None; MAX_HEADER_EDITS],
             body: None,
+            source: None,
             overflow: false,
         }
+    }
+
+    /// The address the request came from (`ip` as text, without brackets for IPv6), so the top
+    /// Via of the response says where the request really came from:
+    ///
+    /// RFC 3261 §18.2.1: "If the host portion of the "sent-by" field contains a domain name, or
+    /// if it contains an IP address that differs from the packet source address, the server
+    /// MUST add a "received" parameter to that Via header field value."
+    /// RFC 3581 §4: with an `rport` parameter that has no value, the server "MUST set the value
+    /// of the parameter to the source port of the request" and MUST add `received` even when it
+    /// equals sent-by.
+    ///
+    /// A `received` the client put there itself is replaced by the observed one.
+    pub fn source(&mut self, ip: &'a [u8], port: u16) -> &mut Self {
+        self.source = Some((ip, port));
+        self
     }
 
     /// Overrides the reason phrase. The caller sanitizes it (no CR, LF or other controls).
@@ -582,8 +656,15 @@ impl<'a> ResponseBuilder<'a> {
         out.push(b' ');
         out.extend_from_slice(self.reason);
         out.extend_from_slice(b"\r\n");
+        let mut first_via = true;
         for e in req.entries() {
             match e.name {
+                HeaderName::Via if first_via && self.source.is_some() => {
+                    first_via = false;
+                    if let Some((ip, port)) = self.source {
+                        annotate_top_via(out, buf, e, normalize, ip, port);
+                    }
+                }
                 HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     copy_entry(out, buf, e, normalize)
                 }
