@@ -119,6 +119,13 @@ pub(crate) fn run() -> ExitCode {
                 };
             }
             if let Some(n) = shards {
+                if n > crate::config::MAX_SHARDS {
+                    eprintln!(
+                        "sipedge: --shards {n} is outside 0..={}",
+                        crate::config::MAX_SHARDS
+                    );
+                    return ExitCode::from(2);
+                }
                 cfg.shards = n;
             }
             crate::runtime::run(cfg)

@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
 
 /// Upper bound on shards: beyond this the per-shard socket count and memory stop making sense
 /// on any machine we know of.
-const MAX_SHARDS: usize = 1024;
+pub(crate) const MAX_SHARDS: usize = 1024;
 
 /// A validated configuration.
 #[derive(Clone, Debug)]
@@ -237,8 +237,9 @@ pub(crate) fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<Confi
         let s = h.get_ref();
         let ok = !s.is_empty()
             && s.len() <= 253
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'));
+            && s.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'[' | b']')
+            });
         if !ok {
             v.error(
                 h.span(),
@@ -246,7 +247,12 @@ pub(crate) fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<Confi
                 "not a host name or address".into(),
             );
         }
-        edge_hosts.push(s.trim_end_matches('.').to_ascii_lowercase());
+        // Addresses in their canonical text form, which is how the edge compares them.
+        let bare = s.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => edge_hosts.push(ip.to_string()),
+            Err(_) => edge_hosts.push(s.trim_end_matches('.').to_ascii_lowercase()),
+        }
     }
     let mut supported = Vec::new();
     for (i, t) in raw.edge.supported.iter().enumerate() {

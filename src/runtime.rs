@@ -100,6 +100,12 @@ pub(crate) fn run(config: Config) -> ExitCode {
     let conn_limits = Arc::new(ConnLimits::new(&config.limits));
     let seed = random_seed();
 
+    for l in &config.listeners {
+        if let Err(e) = transport::check_unused(l.address, l.transport == Transport::Udp) {
+            tracing::error!(address = %l.address, transport = l.transport.as_str(), error = %e, "cannot listen: address in use (another sipedge running?)");
+            return ExitCode::from(2);
+        }
+    }
     // Bind every shard's sockets before any shard runs, so SO_REUSEPORT groups are complete
     // and a bind error stops the start before anything is served.
     let mut parts = Vec::with_capacity(shards);

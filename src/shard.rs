@@ -32,6 +32,9 @@ use crate::transport::stream::{Inbound, StreamConn};
 /// seconds long; a quarter second of lateness is noise, and a coarse tick costs nothing when
 /// idle.
 pub(crate) const TICK: Duration = Duration::from_millis(250);
+/// How long a closing connection may take to flush what is queued for it (an error response, a
+/// TLS close_notify). A peer that stops reading does not get to keep its slot past this.
+pub(crate) const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 
 /// A listener as a shard sees it.
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +149,8 @@ pub(crate) struct Conn {
     last_activity: Instant,
     /// Set when the edge decided to close: the backend flushes the tx queue, then closes.
     pub(crate) closing: Option<CloseReason>,
+    /// When a closing connection's queue is abandoned (set by the first tick after closing).
+    flush_deadline: Option<Instant>,
 }
 
 /// A datagram to send.
@@ -170,7 +175,9 @@ pub(crate) struct Shard {
     limits: Limits,
     conn_limits: Arc<ConnLimits>,
     out: Vec<u8>,
-    udp_flows: HashMap<(u16, SocketAddr), Instant>,
+    /// Keyed by remote addresses an attacker can choose (UDP sources are spoofable): a
+    /// randomly seeded hasher (foldhash), fast but not open to precomputed collisions.
+    udp_flows: HashMap<(u16, SocketAddr), Instant, foldhash::fast::RandomState>,
     /// Datagrams to send, in order.
     pub(crate) udp_out: Vec<UdpTx>,
     dirty: Vec<ConnId>,
@@ -218,7 +225,7 @@ impl Shard {
             limits: config.limits,
             conn_limits,
             out: Vec::with_capacity(2048),
-            udp_flows: HashMap::new(),
+            udp_flows: HashMap::default(),
             udp_out: Vec::new(),
             dirty: Vec::new(),
             epoch,
@@ -348,6 +355,7 @@ impl Shard {
             handshake_deadline,
             last_activity: now,
             closing: None,
+            flush_deadline: None,
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -535,15 +543,25 @@ impl Shard {
         self.next_tick = now.saturating_add(TICK);
         let idle = self.limits.idle_timeout;
         let mut expired = Vec::new();
-        for (i, c) in self.conns.iter().enumerate() {
+        for (i, c) in self.conns.iter_mut().enumerate() {
             let Some(c) = c else { continue };
-            if c.closing.is_some() {
-                continue;
-            }
             let id = ConnId {
                 slot: i as u32,
                 gen: self.gens[i],
             };
+            if c.closing.is_some() {
+                match c.flush_deadline {
+                    None => c.flush_deadline = Some(now.saturating_add(CLOSE_FLUSH)),
+                    Some(d) if now >= d => {
+                        // Give up on the flush: the backend closes once the queue is empty.
+                        let n = c.stream.tx().len();
+                        c.stream.tx().consume(n);
+                        self.dirty.push(id);
+                    }
+                    Some(_) => {}
+                }
+                continue;
+            }
             if c.handshake_deadline.is_some_and(|d| now >= d) {
                 expired.push((id, CloseReason::HandshakeTimeout));
             } else if now.saturating_since(c.last_activity) >= idle {
@@ -610,5 +628,74 @@ impl Shard {
                 self.close_conn(id, CloseReason::Shutdown);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> Shard {
+        let cfg = crate::config::parse(crate::config::DEFAULT_CONFIG, None).unwrap();
+        let limits = Arc::new(ConnLimits::new(&cfg.limits));
+        Shard::new(0, &cfg, None, limits, std::time::Instant::now(), 1)
+    }
+
+    fn at(ms: u64) -> Instant {
+        Instant::from_epoch(Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn a_closing_connection_that_cannot_flush_is_given_up_after_close_flush() {
+        let mut s = shard();
+        let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let id = s.on_accept(at(0), 1, peer).unwrap();
+        // A framing error: the 400 is queued and the connection is closing.
+        let bad = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+            From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+            Content-Length: abc\r\n\r\n";
+        s.on_conn_data(at(0), id, bad);
+        let c = s.conn(id).unwrap();
+        assert_eq!(c.closing, Some(CloseReason::Framing));
+        assert!(!c.stream.tx().is_empty(), "the 400 waits to be flushed");
+        let mut dirty = Vec::new();
+        s.take_dirty(&mut dirty);
+        // The peer never reads: the queue stays until CLOSE_FLUSH has passed.
+        s.on_tick(at(100));
+        assert!(!s.conn(id).unwrap().stream.tx().is_empty());
+        s.on_tick(at(100 + CLOSE_FLUSH.as_millis() as u64 + 1));
+        assert!(s.conn(id).unwrap().stream.tx().is_empty());
+        s.take_dirty(&mut dirty);
+        assert_eq!(dirty, vec![id], "the backend is told to close it");
+        s.on_conn_closed(id);
+        assert_eq!(s.conn_count(), 0);
+        assert_eq!(s.counters.closed(CloseReason::Framing), 1);
+        assert_eq!(s.counters.flows_open[Transport::Tcp as usize], 0);
+    }
+
+    #[test]
+    fn idle_connections_are_closed_at_the_idle_timeout() {
+        let mut s = shard();
+        let peer: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let id = s.on_accept(at(0), 1, peer).unwrap();
+        let idle = s.limits.idle_timeout.as_millis() as u64;
+        s.on_tick(at(idle - 1));
+        assert!(s.conn(id).unwrap().closing.is_none());
+        s.on_tick(at(idle));
+        assert_eq!(s.conn(id).unwrap().closing, Some(CloseReason::Idle));
+    }
+
+    #[test]
+    fn stale_ids_are_ignored_after_slot_reuse() {
+        let mut s = shard();
+        let peer: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        let a = s.on_accept(at(0), 1, peer).unwrap();
+        s.on_conn_closed(a);
+        let b = s.on_accept(at(0), 1, peer).unwrap();
+        assert_eq!(a.slot, b.slot);
+        assert_ne!(a.gen, b.gen);
+        assert!(s.conn(a).is_none());
+        s.on_conn_closed(a); // a late completion for the old connection
+        assert!(s.conn(b).is_some());
     }
 }

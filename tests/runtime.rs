@@ -533,3 +533,58 @@ fn admin_serves_health_and_live_per_shard_counters() {
     assert!(get("/nope").starts_with("HTTP/1.1 404"));
     assert_eq!(p.stop().code, Some(0));
 }
+
+#[test]
+fn ipv6_listeners_answer_over_udp_and_tcp() {
+    let _g = serial();
+    if UdpSocket::bind("[::1]:0").is_err() {
+        panic!("this machine has no ::1; the edge's IPv6 support cannot be tested here");
+    }
+    for backend in BACKENDS {
+        let port = free_port();
+        let cfg = format!(
+            "[general]\nshards = 2\npin_cores = false\n[[listen]]\ntransport = \"udp\"\naddress = \"[::1]:{port}\"\n\
+             [[listen]]\ntransport = \"tcp\"\naddress = \"[::1]:{port}\"\n"
+        );
+        let mut p = Proxy::start(&cfg, backend);
+        let s = UdpSocket::bind("[::1]:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let req = options("UDP", s.local_addr().unwrap(), 1)
+            .replace("sip:127.0.0.1 SIP", "sip:[::1] SIP");
+        s.send_to(req.as_bytes(), ("::1", port)).unwrap();
+        let mut buf = [0u8; 2048];
+        let n = s.recv(&mut buf).unwrap();
+        let r = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert_options_200(&r);
+        let want = format!(";rport={};received=::1\r\n", s.local_addr().unwrap().port());
+        assert!(r.contains(&want), "{r}");
+
+        let mut t = TcpStream::connect(("::1", port)).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let req = options("TCP", t.local_addr().unwrap(), 2)
+            .replace("sip:127.0.0.1 SIP", "sip:[::1] SIP");
+        t.write_all(req.as_bytes()).unwrap();
+        assert_options_200(&read_sip(&mut t).unwrap());
+        let e = p.stop();
+        assert_eq!(e.total("answered_locally"), 2, "{backend}");
+    }
+}
+
+#[test]
+fn a_second_proxy_on_the_same_address_refuses_to_start() {
+    let _g = serial();
+    let port = free_port();
+    let cfg = config(1, &[("udp", port)], "");
+    let mut first = Proxy::start(&cfg, "epoll");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("second.toml");
+    std::fs::write(&path, &cfg).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipedge"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("address in use"));
+    assert_eq!(first.stop().code, Some(0));
+}

@@ -176,6 +176,9 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
         if now >= shard.next_tick() {
             shard.on_tick(now);
         }
+        if shard.draining.is_some() {
+            shard.close_all();
+        }
 
         // Output: datagrams, then connections.
         for (l, listener) in listeners.iter().enumerate() {
@@ -222,7 +225,6 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
         }
 
         if shard.draining.is_some() {
-            shard.close_all();
             if shard.conn_count() == 0 && shard.udp_out.is_empty() {
                 return Ok(());
             }
@@ -387,8 +389,11 @@ impl UdpBufs {
                     Err(nix::errno::Errno::EINTR) => {}
                     Err(e) => {
                         // A full send buffer or an unreachable peer: the datagram is lost, as UDP
-                        // allows; SIP retransmission covers it.
+                        // allows (SIP retransmission covers it), and counted.
                         tracing::debug!(shard = shard.id, error = %e, "sendmmsg");
+                        shard
+                            .counters
+                            .drop(edge_core::counters::DropReason::SendFailed);
                         at += 1;
                     }
                 }

@@ -2,14 +2,18 @@
 //!
 //! - UDP: one multishot `RECVMSG` per socket, selecting buffers from a provided-buffer ring
 //!   (the kernel picks a free buffer per datagram; no per-datagram SQE). Replies are `SEND`
-//!   with a destination address, batched into the next submission.
+//!   with a destination address (Linux 6.1), batched into the next submission.
 //! - Streams: multishot `ACCEPT` per listener; per connection a multishot `RECV` from a second
 //!   buffer ring (memory per idle connection: none) and at most one `SEND` in flight.
 //! - Wake-ups from other threads: a `RECV` on the shard's wake socket.
 //!
 //! This is the one file where the runtime uses `unsafe`: pushing an SQE hands the kernel raw
-//! pointers, and the provided-buffer ring is memory shared with the kernel. Each invariant is
+//! pointers, and the provided-buffer rings are memory shared with the kernel. Each invariant is
 //! stated next to the field it protects, and each `unsafe` block says which one it relies on.
+//! The overall rule: **memory an operation points at is freed only after that operation's
+//! final completion** — during the run by per-op ownership (below), at the end by cancelling
+//! everything and reaping until no operation is outstanding (`teardown`), and if that cannot be
+//! confirmed, by leaking rather than freeing.
 #![allow(unsafe_code)]
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
@@ -18,16 +22,18 @@ use std::net::{
     Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream, UdpSocket,
 };
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use io_uring::types::{BufRingEntry, Fd, RecvMsgOut, SubmitArgs, Timespec};
+use edge_core::counters::DropReason;
+use edge_core::Instant;
+use io_uring::types::{BufRingEntry, CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 use socket2::SockAddr;
 
 use super::ShardIo;
-use crate::shard::{ConnId, Shard};
+use crate::shard::{ConnId, Control, Shard, TICK};
 use crate::transport::ListenSocket;
 
 /// Submission queue entries (the completion queue gets twice as many). A turn never queues
@@ -35,8 +41,8 @@ use crate::transport::ListenSocket;
 const RING_ENTRIES: u32 = 1024;
 /// Provided buffers for UDP: datagrams the kernel can deliver before the shard returns any.
 const UDP_BUFFERS: u16 = 128;
-/// One UDP buffer: the recvmsg header, the source address, and the largest SIP datagram we
-/// accept whole (larger ones arrive truncated and are dropped and counted, as on epoll).
+/// One UDP buffer: the recvmsg header, the source address, and the largest datagram (larger
+/// ones cannot exist; the epoll backend reads the same 64 KiB).
 const UDP_BUF_SIZE: usize = 65_536 + 256;
 /// Provided buffers for stream reads, shared by all connections of the shard.
 const STREAM_BUFFERS: u16 = 256;
@@ -45,9 +51,16 @@ const UDP_GROUP: u16 = 0;
 const STREAM_GROUP: u16 = 1;
 /// Address space in the recvmsg template: a sockaddr_in6 (28 octets) rounded up.
 const NAME_LEN: u32 = 32;
+/// UDP sends in flight per shard. Past this the socket is not keeping up (its buffer is full);
+/// further datagrams are dropped and counted, as the epoll backend drops on EAGAIN.
+const MAX_UDP_IN_FLIGHT: usize = 4096;
+/// How long teardown waits for the kernel to confirm every operation has ended.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
 
 // user_data layout: kind in the top 8 bits, then 24 bits of slot and 32 bits of generation
-// (connections) or an index (listeners, UDP send slots).
+// (connections) or an index (listeners, UDP send slots). Slots stay below 2^24: a shard has at
+// most `limits.max_connections` (at most 10,000,000, config.rs) connections at once and reuses
+// freed slots.
 const K_UDP_RECV: u64 = 1;
 const K_ACCEPT: u64 = 2;
 const K_RECV: u64 = 3;
@@ -57,15 +70,21 @@ const K_WAKE: u64 = 6;
 const K_CANCEL: u64 = 7;
 
 fn ud(kind: u64, slot: u32, gen: u32) -> u64 {
-    kind << 56 | u64::from(slot & 0x00FF_FFFF) << 32 | u64::from(gen)
+    (kind << 56) | (u64::from(slot & 0x00FF_FFFF) << 32) | u64::from(gen)
 }
 
 fn ud_parts(u: u64) -> (u64, u32, u32) {
     (u >> 56, ((u >> 32) & 0x00FF_FFFF) as u32, u as u32)
 }
 
+/// Whether a completion is the last one its operation produces (multishot operations set
+/// `IORING_CQE_F_MORE` while they stay armed).
+fn is_final(flags: u32) -> bool {
+    !cqueue::more(flags)
+}
+
 /// Checks that this kernel runs what the backend needs: a ring, the opcodes, a provided-buffer
-/// ring (5.19), multishot recvmsg / recv / accept (6.0).
+/// ring (5.19), multishot recvmsg / recv / accept (6.0), SEND with a destination address (6.1).
 pub(crate) fn probe() -> Result<(), String> {
     let ring = IoUring::new(8).map_err(|e| {
         format!(
@@ -93,9 +112,9 @@ pub(crate) fn probe() -> Result<(), String> {
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|s| s.parse::<u32>().ok());
     let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    if (major, minor) < (6, 0) {
+    if (major, minor) < (6, 1) {
         return Err(format!(
-            "kernel {} < 6.0: no multishot recvmsg",
+            "kernel {} < 6.1: no SEND with a destination address (io_uring sendto)",
             release.trim()
         ));
     }
@@ -104,19 +123,28 @@ pub(crate) fn probe() -> Result<(), String> {
     Ok(())
 }
 
+/// The system page size (the buffer ring must be page aligned).
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
 /// A provided-buffer ring: `entries` buffers of `size` octets that the kernel picks from.
 ///
 /// Invariants (what makes the `unsafe` below sound):
-/// - `ring` points to `entries * 16` zeroed octets, page aligned, allocated here with `layout`
-///   and registered with the kernel; it is freed only in `Drop`, after `unregister` (or when
-///   registration failed).
-/// - `bufs` is never resized after creation, so the addresses written into the ring stay valid
-///   for the ring's whole life. A buffer id handed to the kernel is not read by us until a
-///   completion returns it, and is handed back exactly once per completion.
+/// 1. `ring` points to `entries * 16` zeroed octets, page aligned, allocated here with
+///    `ring_layout` and registered with the kernel; it is freed only in `Drop`, and only when no
+///    longer registered.
+/// 2. `bufs` points to `entries * size` octets allocated here with `bufs_layout` (raw memory, not
+///    a Rust slice, since the kernel writes into it behind our back); freed only in `Drop` under
+///    the same condition. A buffer id handed to the kernel is not read by us until a completion
+///    returns it, and is handed back exactly once per completion.
 struct BufRing {
     ring: *mut BufRingEntry,
-    layout: Layout,
-    bufs: Box<[u8]>,
+    ring_layout: Layout,
+    bufs: *mut u8,
+    bufs_layout: Layout,
     size: usize,
     entries: u16,
     bgid: u16,
@@ -127,29 +155,34 @@ struct BufRing {
 
 impl BufRing {
     fn new(ring: &IoUring, entries: u16, bgid: u16, size: usize) -> io::Result<Self> {
-        assert!(entries.is_power_of_two());
-        let layout = Layout::from_size_align(
-            usize::from(entries) * std::mem::size_of::<BufRingEntry>(),
-            4096,
-        )
-        .map_err(|_| io::Error::other("buffer ring layout"))?;
-        // SAFETY: the layout has a non-zero size.
-        let mem = unsafe { alloc_zeroed(layout) } as *mut BufRingEntry;
-        if mem.is_null() {
-            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+        if !entries.is_power_of_two() {
+            return Err(io::Error::other("buffer ring size must be a power of two"));
         }
+        let bad = |_| io::Error::other("buffer ring layout");
+        let ring_layout = Layout::from_size_align(
+            usize::from(entries) * std::mem::size_of::<BufRingEntry>(),
+            page_size(),
+        )
+        .map_err(bad)?;
+        let bufs_layout = Layout::from_size_align(usize::from(entries) * size, 64).map_err(bad)?;
+        // SAFETY: both layouts have a non-zero size.
+        let (mem, bufs) = unsafe { (alloc_zeroed(ring_layout), alloc_zeroed(bufs_layout)) };
         let mut b = Self {
-            ring: mem,
-            layout,
-            bufs: vec![0u8; usize::from(entries) * size].into_boxed_slice(),
+            ring: mem as *mut BufRingEntry,
+            ring_layout,
+            bufs,
+            bufs_layout,
             size,
             entries,
             bgid,
             tail: 0,
             registered: false,
         };
+        if mem.is_null() || bufs.is_null() {
+            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+        }
         // SAFETY: `mem` is a page-aligned, zeroed allocation of `entries` entries that lives
-        // until Drop, which unregisters first (invariant 1).
+        // until Drop, which frees it only when unregistered (invariant 1).
         unsafe {
             ring.submitter()
                 .register_buf_ring_with_flags(mem as u64, entries, bgid, 0)?;
@@ -168,8 +201,9 @@ impl BufRing {
         // SAFETY: idx < entries, within the allocation (invariant 1); the kernel reads entries
         // only up to the published tail, and this one is past it until `publish`.
         let e = unsafe { &mut *self.ring.add(idx) };
-        let off = usize::from(bid) * self.size;
-        e.set_addr(self.bufs[off..].as_ptr() as u64);
+        let off = usize::from(bid % self.entries) * self.size;
+        // SAFETY: off + size is within the buffer allocation (invariant 2).
+        e.set_addr(unsafe { self.bufs.add(off) } as u64);
         e.set_len(self.size as u32);
         e.set_bid(bid);
         self.tail = self.tail.wrapping_add(1);
@@ -187,8 +221,10 @@ impl BufRing {
 
     /// The first `len` octets of buffer `bid`, which a completion just returned to us.
     fn buf(&self, bid: u16, len: usize) -> &[u8] {
-        let off = usize::from(bid) * self.size;
-        &self.bufs[off..off + len.min(self.size)]
+        let off = usize::from(bid % self.entries) * self.size;
+        // SAFETY: within the allocation (invariant 2); the completion returned this buffer to
+        // us, so the kernel no longer writes it until `give`, and the borrow ends before that.
+        unsafe { std::slice::from_raw_parts(self.bufs.add(off), len.min(self.size)) }
     }
 
     fn unregister(mut self, ring: &IoUring) {
@@ -201,22 +237,25 @@ impl BufRing {
 impl Drop for BufRing {
     fn drop(&mut self) {
         if self.registered {
-            // The ring is going away with us (the IoUring is dropped first, in `run`), or
-            // unregistering failed: leaking the entries is the only sound choice.
+            // Still registered (unregistering failed, or teardown could not confirm the kernel
+            // is done): leaking is the only sound choice.
             return;
         }
-        // SAFETY: allocated in `new` with this layout, no longer registered (invariant 1).
-        unsafe { dealloc(self.ring as *mut u8, self.layout) }
+        // SAFETY: allocated in `new` with these layouts, no longer registered (invariants 1, 2).
+        unsafe {
+            dealloc(self.ring as *mut u8, self.ring_layout);
+            dealloc(self.bufs, self.bufs_layout);
+        }
     }
 }
 
 enum Listener {
-    /// The socket, the recvmsg template (must outlive the multishot op: invariant of
-    /// `RecvMsgMulti`, the kernel reads `msg_namelen` / `msg_controllen` at each completion),
-    /// and whether the multishot op is armed.
+    /// The socket, the recvmsg template (the multishot op points at it: it lives as long as
+    /// the listener, which outlives the op by the teardown rule), and whether the op is armed.
     Udp(UdpSocket, Box<libc::msghdr>, bool),
-    /// A stream listener and whether its multishot accept is armed. `None` once closed (drain).
-    Stream(Option<TcpListener>, bool),
+    /// A stream listener (`None` once closed for drain), whether its multishot accept is armed,
+    /// and when to re-arm it after a failure (EMFILE and the like fail again at once).
+    Stream(Option<TcpListener>, bool, Option<Instant>),
 }
 
 /// A connection's socket and what the kernel holds of it.
@@ -242,27 +281,35 @@ struct Driver {
     stream_bufs: BufRing,
     listeners: Vec<Listener>,
     conns: Vec<Option<UConn>>,
+    /// Slots whose close waits on the kernel (a SEND or RECV still to complete).
+    closing: Vec<usize>,
     udp_sends: Vec<Option<UdpSend>>,
     udp_free: Vec<u32>,
+    udp_in_flight: usize,
     wake: std::os::unix::net::UnixDatagram,
     /// Target of the wake socket's RECV; boxed so its address is stable while armed.
     wake_buf: Box<[u8; 64]>,
     wake_armed: bool,
+    /// Operations submitted whose final completion has not arrived (cancels not counted).
+    outstanding: usize,
 }
 
 impl Driver {
     /// Queues an SQE, submitting first when the queue is full.
     ///
     /// # Safety
-    /// Every pointer in `e` must stay valid until its completion arrives (the callers point
-    /// only at memory owned by `self` per the invariants above, or at boxed fields of it).
-    unsafe fn push(&mut self, e: squeue::Entry) -> io::Result<()> {
+    /// Every pointer in `e` must stay valid until its final completion arrives (the callers
+    /// point only at memory owned by `self` per the invariants above, or at boxed fields of it).
+    unsafe fn push(&mut self, e: squeue::Entry, counted: bool) -> io::Result<()> {
         loop {
             // SAFETY: forwarded from the caller.
             if unsafe { self.ring.submission().push(&e) }.is_ok() {
+                if counted {
+                    self.outstanding += 1;
+                }
                 return Ok(());
             }
-            self.ring.submit()?;
+            submit(&self.ring)?;
         }
     }
 
@@ -281,23 +328,26 @@ impl Driver {
         )
         .build()
         .user_data(ud(K_UDP_RECV, i as u32, 0));
-        // SAFETY: the msghdr is boxed in the listener, which lives until the shard ends.
-        unsafe { self.push(e) }
+        // SAFETY: the msghdr is boxed in the listener, which lives until teardown confirms
+        // this op has ended; buffers come from the UDP ring (BufRing invariants).
+        unsafe { self.push(e, true) }
     }
 
-    fn arm_accept(&mut self, i: usize) -> io::Result<()> {
-        let Listener::Stream(Some(l), armed) = &mut self.listeners[i] else {
+    fn arm_accept(&mut self, i: usize, now: Instant) -> io::Result<()> {
+        let Listener::Stream(Some(l), armed, retry) = &mut self.listeners[i] else {
             return Ok(());
         };
-        if *armed {
+        if *armed || retry.is_some_and(|t| now < t) {
             return Ok(());
         }
         *armed = true;
+        *retry = None;
         let e = opcode::AcceptMulti::new(Fd(l.as_raw_fd()))
+            .flags(libc::SOCK_CLOEXEC)
             .build()
             .user_data(ud(K_ACCEPT, i as u32, 0));
         // SAFETY: no pointers.
-        unsafe { self.push(e) }
+        unsafe { self.push(e, true) }
     }
 
     fn arm_recv(&mut self, slot: usize) -> io::Result<()> {
@@ -312,7 +362,7 @@ impl Driver {
             .build()
             .user_data(ud(K_RECV, c.id.slot, c.id.gen));
         // SAFETY: buffers come from the stream ring (BufRing invariants).
-        unsafe { self.push(e) }
+        unsafe { self.push(e, true) }
     }
 
     fn arm_wake(&mut self) -> io::Result<()> {
@@ -323,8 +373,8 @@ impl Driver {
         let e = opcode::Recv::new(Fd(self.wake.as_raw_fd()), self.wake_buf.as_mut_ptr(), 64)
             .build()
             .user_data(ud(K_WAKE, 0, 0));
-        // SAFETY: wake_buf is boxed in the driver and lives until the shard ends.
-        unsafe { self.push(e) }
+        // SAFETY: wake_buf is boxed in the driver and lives until teardown confirms the end.
+        unsafe { self.push(e, true) }
     }
 
     fn cancel(&mut self, target: u64) -> io::Result<()> {
@@ -332,7 +382,7 @@ impl Driver {
             .build()
             .user_data(ud(K_CANCEL, 0, 0));
         // SAFETY: no pointers.
-        unsafe { self.push(e) }
+        unsafe { self.push(e, false) }
     }
 
     /// Starts a SEND of the connection's next chunk if none is in flight.
@@ -357,14 +407,24 @@ impl Driver {
             .flags(libc::MSG_NOSIGNAL)
             .build()
             .user_data(ud(K_SEND, id.slot, id.gen));
-        // SAFETY: the chunk is held in `inflight` until this SEND completes.
-        unsafe { self.push(e) }
+        // SAFETY: the chunk is held in `inflight` until this SEND's completion.
+        unsafe { self.push(e, true) }
     }
 
-    fn send_udp(&mut self, listener: usize, peer: SocketAddr, data: Bytes) -> io::Result<()> {
+    fn send_udp(
+        &mut self,
+        shard: &mut Shard,
+        listener: usize,
+        peer: SocketAddr,
+        data: Bytes,
+    ) -> io::Result<()> {
         let Listener::Udp(sock, _, _) = &self.listeners[listener] else {
             return Ok(());
         };
+        if self.udp_in_flight >= MAX_UDP_IN_FLIGHT {
+            shard.counters.drop(DropReason::SendFailed);
+            return Ok(());
+        }
         let fd = sock.as_raw_fd();
         let s = UdpSend {
             data,
@@ -382,13 +442,14 @@ impl Driver {
                 (self.udp_sends.len() - 1) as u32
             }
         };
+        self.udp_in_flight += 1;
         let e = opcode::Send::new(Fd(fd), ptr, len)
             .dest_addr(aptr)
             .dest_addr_len(alen)
             .build()
             .user_data(ud(K_UDP_SEND, idx, 0));
-        // SAFETY: data and address live in `udp_sends[idx]` until this SEND completes.
-        unsafe { self.push(e) }
+        // SAFETY: data and address live in `udp_sends[idx]` until this SEND's completion.
+        unsafe { self.push(e, true) }
     }
 
     /// Closes a connection's socket once nothing of the kernel's refers to our memory.
@@ -398,9 +459,11 @@ impl Driver {
         };
         if !c.closed {
             c.closed = true;
+            // Ends a SEND stuck on a peer that does not read (EPIPE) and the RECV (EOF).
             let _ = c.sock.shutdown(std::net::Shutdown::Both);
-            if c.recv_armed {
-                let target = ud(K_RECV, c.id.slot, c.id.gen);
+            let target = ud(K_RECV, c.id.slot, c.id.gen);
+            let armed = c.recv_armed;
+            if armed {
                 self.cancel(target)?;
             }
         }
@@ -411,9 +474,28 @@ impl Driver {
             let id = c.id;
             self.conns[slot] = None; // drops the TcpStream: close(2)
             shard.on_conn_closed(id);
+        } else if !self.closing.contains(&slot) {
+            self.closing.push(slot);
         }
         Ok(())
     }
+}
+
+/// `io_uring_enter` to submit; transient failures (the kernel busy with completions, a signal)
+/// are not errors: the caller reaps and comes back.
+fn submit(ring: &IoUring) -> io::Result<()> {
+    match ring.submit() {
+        Ok(_) => Ok(()),
+        Err(e) if is_transient(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::EINTR) | Some(libc::ETIME)
+    )
 }
 
 /// Runs one shard on io_uring until it has drained.
@@ -425,10 +507,14 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
         woken,
         drain_timeout,
     } = sio;
+    // DEFER_TASKRUN (6.1): the kernel runs completion work only when this thread enters the
+    // ring to wait, in one batch, instead of interrupting it; needs SINGLE_ISSUER, which holds
+    // (only the shard's thread touches its ring). Older kernels get the plain ring.
     let ring = IoUring::builder()
-        .setup_coop_taskrun()
         .setup_single_issuer()
+        .setup_defer_taskrun()
         .build(RING_ENTRIES)
+        .or_else(|_| IoUring::builder().setup_coop_taskrun().build(RING_ENTRIES))
         .or_else(|_| IoUring::new(RING_ENTRIES))?;
     let udp_bufs = BufRing::new(&ring, UDP_BUFFERS, UDP_GROUP, UDP_BUF_SIZE)?;
     let stream_bufs = BufRing::new(&ring, STREAM_BUFFERS, STREAM_GROUP, STREAM_BUF_SIZE)?;
@@ -441,7 +527,7 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
                 hdr.msg_namelen = NAME_LEN;
                 Listener::Udp(u, hdr, false)
             }
-            ListenSocket::Stream(l) => Listener::Stream(Some(l), false),
+            ListenSocket::Stream(l) => Listener::Stream(Some(l), false, None),
         })
         .collect();
     let mut d = Driver {
@@ -450,41 +536,88 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
         stream_bufs,
         listeners,
         conns: Vec::new(),
+        closing: Vec::new(),
         udp_sends: Vec::new(),
         udp_free: Vec::new(),
+        udp_in_flight: 0,
         wake,
         wake_buf: Box::new([0; 64]),
         wake_armed: false,
+        outstanding: 0,
     };
     let r = run_loop(shard, &mut d, &control, &woken, drain_timeout);
-    // Drop order: sockets close, then the ring (cancelling what is left), then the buffer
-    // memory (BufRing::drop leaks rather than free memory still registered).
+    teardown(shard, d);
+    r
+}
+
+/// Ends every operation, then frees. Connections still open are closed and accounted as on
+/// epoll. If the kernel does not confirm the end of every operation in time, the memory they
+/// may point at is leaked rather than freed.
+fn teardown(shard: &mut Shard, mut d: Driver) {
+    for slot in 0..d.conns.len() {
+        if let Some(c) = d.conns[slot].take() {
+            let _ = c.sock.shutdown(std::net::Shutdown::Both);
+            shard.on_conn_closed(c.id);
+            // Keep the chunk a SEND may still read until the reap below is done.
+            d.closing.push(slot);
+            d.conns[slot] = Some(UConn { closed: true, ..c });
+        }
+    }
+    let cancel_all = opcode::AsyncCancel2::new(CancelBuilder::any().all())
+        .build()
+        .user_data(ud(K_CANCEL, 0, 0));
+    // SAFETY: no pointers.
+    let mut ok = unsafe { d.push(cancel_all, false) }.is_ok();
+    let deadline = std::time::Instant::now() + TEARDOWN_WAIT;
+    while ok && d.outstanding > 0 && std::time::Instant::now() < deadline {
+        let ts = Timespec::new().nsec(50_000_000);
+        match d
+            .ring
+            .submitter()
+            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+        {
+            Ok(_) => {}
+            Err(e) if is_transient(&e) => {}
+            Err(_) => ok = false,
+        }
+        let finals = d
+            .ring
+            .completion()
+            .filter(|c| ud_parts(c.user_data()).0 != K_CANCEL && is_final(c.flags()))
+            .count();
+        d.outstanding = d.outstanding.saturating_sub(finals);
+    }
+    if d.outstanding > 0 {
+        tracing::warn!(
+            shard = shard.id,
+            outstanding = d.outstanding,
+            "io_uring operations did not end at shutdown; leaking their buffers"
+        );
+        std::mem::forget(d);
+        return;
+    }
     let Driver {
         ring,
         udp_bufs,
         stream_bufs,
-        listeners,
-        conns,
         ..
     } = d;
-    drop(listeners);
-    drop(conns);
     udp_bufs.unregister(&ring);
     stream_bufs.unregister(&ring);
     drop(ring);
-    r
 }
 
 fn run_loop(
     shard: &mut Shard,
     d: &mut Driver,
-    control: &crossbeam_channel::Receiver<crate::shard::Control>,
-    woken: &std::sync::atomic::AtomicBool,
+    control: &crossbeam_channel::Receiver<Control>,
+    woken: &AtomicBool,
     drain_timeout: Duration,
 ) -> io::Result<()> {
+    let now = shard.now();
     for i in 0..d.listeners.len() {
         d.arm_udp(i)?;
-        d.arm_accept(i)?;
+        d.arm_accept(i, now)?;
     }
     d.arm_wake()?;
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(RING_ENTRIES as usize * 2);
@@ -503,15 +636,11 @@ fn run_loop(
                 .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
             {
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ETIME) | Some(libc::EINTR) | Some(libc::EBUSY)
-                    ) => {}
+                Err(e) if is_transient(&e) => {}
                 Err(e) => return Err(e),
             }
         } else {
-            d.ring.submit()?;
+            submit(&d.ring)?;
         }
         cqes.clear();
         cqes.extend(
@@ -524,10 +653,13 @@ fn run_loop(
         let mut stream_returned = false;
         for &(u, res, flags) in &cqes {
             let (kind, slot, gen) = ud_parts(u);
+            if kind != K_CANCEL && is_final(flags) {
+                d.outstanding = d.outstanding.saturating_sub(1);
+            }
             match kind {
                 K_UDP_RECV => {
                     let i = slot as usize;
-                    if !cqueue::more(flags) {
+                    if is_final(flags) {
                         if let Listener::Udp(_, _, armed) = &mut d.listeners[i] {
                             *armed = false;
                         }
@@ -536,19 +668,18 @@ fn run_loop(
                         continue;
                     };
                     if res > 0 {
-                        let Listener::Udp(_, hdr, _) = &d.listeners[i] else {
-                            continue;
-                        };
-                        let buf = d.udp_bufs.buf(bid, res as usize);
-                        if let Ok(out) = RecvMsgOut::parse(buf, hdr) {
-                            if let Some(peer) = sockaddr(out.name_data()) {
-                                shard.on_datagram(
-                                    now,
-                                    i,
-                                    peer,
-                                    out.payload_data(),
-                                    out.is_payload_truncated(),
-                                );
+                        if let Listener::Udp(_, hdr, _) = &d.listeners[i] {
+                            let buf = d.udp_bufs.buf(bid, res as usize);
+                            if let Ok(out) = RecvMsgOut::parse(buf, hdr) {
+                                if let Some(peer) = sockaddr(out.name_data()) {
+                                    shard.on_datagram(
+                                        now,
+                                        i,
+                                        peer,
+                                        out.payload_data(),
+                                        out.is_payload_truncated(),
+                                    );
+                                }
                             }
                         }
                     }
@@ -557,17 +688,31 @@ fn run_loop(
                 }
                 K_ACCEPT => {
                     let i = slot as usize;
-                    if !cqueue::more(flags) {
-                        if let Listener::Stream(_, armed) = &mut d.listeners[i] {
+                    if is_final(flags) {
+                        if let Listener::Stream(_, armed, retry) = &mut d.listeners[i] {
                             *armed = false;
+                            if res < 0 && res != -libc::ECANCELED {
+                                // EMFILE, ENFILE, ENOMEM...: fail again at once if re-armed
+                                // now; wait a tick (epoll waits for the next edge).
+                                *retry = Some(now.saturating_add(TICK));
+                            }
                         }
                     }
                     if res < 0 {
+                        if res != -libc::ECANCELED && res != -libc::ECONNABORTED {
+                            tracing::warn!(
+                                shard = shard.id,
+                                error = %io::Error::from_raw_os_error(-res),
+                                "accept failed"
+                            );
+                        }
                         continue;
                     }
                     // SAFETY: a successful accept completion's result is a new descriptor we own.
                     let sock = unsafe { TcpStream::from_raw_fd(res as RawFd) };
-                    let Ok(peer) = sock.peer_addr() else { continue };
+                    let Ok(peer) = sock.peer_addr() else {
+                        continue;
+                    };
                     match shard.on_accept(now, i, peer) {
                         Ok(id) => {
                             let _ = sock.set_nodelay(true);
@@ -602,18 +747,19 @@ fn run_loop(
                     if !current {
                         continue;
                     }
-                    let more = cqueue::more(flags);
+                    let fin = is_final(flags);
                     if let Some(Some(c)) = d.conns.get_mut(s) {
-                        if !more {
+                        if fin {
                             c.recv_armed = false;
                         }
                     }
                     if res == 0 || (res < 0 && res != -libc::ENOBUFS) {
-                        // EOF or error (ECANCELED after our own close).
+                        // EOF, or an error (ECANCELED after our own close).
                         d.try_close(shard, s)?;
-                    } else if !more {
+                    } else if fin {
                         // Out of provided buffers (ENOBUFS) or the kernel ended the multishot:
-                        // re-arm once buffers are back.
+                        // re-armed now; the buffers returned in this batch are published before
+                        // the next submit.
                         d.arm_recv(s)?;
                     }
                 }
@@ -640,7 +786,12 @@ fn run_loop(
                     if let Some(x) = d.udp_sends.get_mut(slot as usize) {
                         if x.take().is_some() {
                             d.udp_free.push(slot);
+                            d.udp_in_flight -= 1;
                         }
+                    }
+                    if res < 0 {
+                        tracing::debug!(shard = shard.id, error = %io::Error::from_raw_os_error(-res), "udp send");
+                        shard.counters.drop(DropReason::SendFailed);
                     }
                 }
                 K_WAKE => {
@@ -670,7 +821,7 @@ fn run_loop(
                 let mut cancel = None;
                 let mut udp = None;
                 match &mut d.listeners[i] {
-                    Listener::Stream(l, armed) => {
+                    Listener::Stream(l, armed, _) => {
                         if *armed {
                             cancel = Some(ud(K_ACCEPT, i as u32, 0));
                         }
@@ -688,6 +839,7 @@ fn run_loop(
                 }
                 if let Some(sock) = udp {
                     // Datagrams queued in the socket before the signal: answer them too.
+                    sock.set_nonblocking(true)?;
                     let mut buf = vec![0u8; 65_536];
                     while let Ok((n, peer)) = sock.recv_from(&mut buf) {
                         shard.on_datagram(now, i, peer, &buf[..n], false);
@@ -695,10 +847,12 @@ fn run_loop(
                 }
             }
         }
-        if !drain_started {
+        if drain_started {
+            shard.close_all();
+        } else {
             for i in 0..d.listeners.len() {
                 d.arm_udp(i)?;
-                d.arm_accept(i)?;
+                d.arm_accept(i, now)?;
             }
         }
         d.arm_wake()?;
@@ -706,7 +860,7 @@ fn run_loop(
         // Output.
         let out = std::mem::take(&mut shard.udp_out);
         for t in out {
-            d.send_udp(t.listener, t.peer, t.data)?;
+            d.send_udp(shard, t.listener, t.peer, t.data)?;
         }
         let mut more = Vec::new();
         shard.take_dirty(&mut more);
@@ -726,45 +880,32 @@ fn run_loop(
                 d.try_close(shard, s)?;
             } else {
                 d.send_next(shard, id)?;
-                if d.conns
-                    .get(s)
-                    .is_some_and(|c| c.as_ref().is_some_and(|c| !c.recv_armed && !c.closed))
-                {
-                    d.arm_recv(s)?;
-                }
             }
         }
         // Connections whose close waits on the kernel.
-        for s in 0..d.conns.len() {
-            if d.conns[s].as_ref().is_some_and(|c| c.closed) {
-                d.try_close(shard, s)?;
-            }
+        for s in std::mem::take(&mut d.closing) {
+            d.try_close(shard, s)?;
         }
 
         if shard.draining.is_some() {
-            shard.close_all();
             let udp_armed = d
                 .listeners
                 .iter()
                 .any(|l| matches!(l, Listener::Udp(_, _, true)));
-            let sends = d.udp_sends.iter().any(Option::is_some);
             let done = d.conns.iter().all(Option::is_none)
                 && shard.udp_out.is_empty()
-                && !sends
+                && d.udp_in_flight == 0
                 && !udp_armed;
-            if done {
-                d.ring.submit()?;
-                return Ok(());
-            }
-            if shard.draining.is_some_and(|dl| now >= dl) {
+            if done || shard.draining.is_some_and(|dl| now >= dl) {
+                submit(&d.ring)?;
                 return Ok(());
             }
         }
     }
 }
 
-/// A socket address from the kernel's sockaddr bytes (sockaddr_in / sockaddr_in6, native
-/// endian family, network-order port and address).
+/// A socket address from the kernel's sockaddr bytes (sockaddr_in / sockaddr_in6: native
+/// endian family, network-order port and address, flow info and scope as stored).
 fn sockaddr(b: &[u8]) -> Option<SocketAddr> {
     let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]);
     let port = u16::from_be_bytes([*b.get(2)?, *b.get(3)?]);
@@ -774,7 +915,7 @@ fn sockaddr(b: &[u8]) -> Option<SocketAddr> {
             Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(a), port)))
         }
         libc::AF_INET6 => {
-            let flow = u32::from_be_bytes(b.get(4..8)?.try_into().ok()?);
+            let flow = u32::from_ne_bytes(b.get(4..8)?.try_into().ok()?);
             let a: [u8; 16] = b.get(8..24)?.try_into().ok()?;
             let scope = u32::from_ne_bytes(b.get(24..28)?.try_into().ok()?);
             Some(SocketAddr::V6(SocketAddrV6::new(

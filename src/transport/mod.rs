@@ -53,6 +53,26 @@ pub(crate) fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener
     Ok(s.into())
 }
 
+/// Fails when something already listens on `addr`. Shards bind with SO_REUSEPORT, which would
+/// otherwise let a second sipedge (or any process of the same user) silently join the group and
+/// take a share of the traffic. A plain bind (SO_REUSEADDR for TCP, so TIME_WAIT does not
+/// count) is refused with EADDRINUSE if any socket holds the address.
+pub(crate) fn check_unused(addr: SocketAddr, udp: bool) -> io::Result<()> {
+    let (ty, proto) = if udp {
+        (Type::DGRAM, Protocol::UDP)
+    } else {
+        (Type::STREAM, Protocol::TCP)
+    };
+    let s = Socket::new(domain(&addr), ty, Some(proto))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    if !udp {
+        s.set_reuse_address(true)?;
+    }
+    s.bind(&addr.into())
+}
+
 /// One listener's socket for one shard.
 #[derive(Debug)]
 pub(crate) enum ListenSocket {

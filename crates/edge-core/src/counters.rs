@@ -20,10 +20,10 @@ pub enum DropReason {
     StreamFraming,
     /// A datagram on a UDP port that was truncated (larger than the receive buffer).
     Truncated,
-    /// A WebSocket frame that was not a text or binary message, or not one SIP message.
-    WebSocket,
     /// A reply that could not be queued: the connection's send queue was full.
     SendQueueFull,
+    /// A datagram the kernel refused or had no room for (full socket buffer, unreachable).
+    SendFailed,
     /// A message for a flow that is closed (cross-shard send or a reply after close).
     FlowGone,
 }
@@ -37,8 +37,8 @@ impl DropReason {
         Self::Stun,
         Self::StreamFraming,
         Self::Truncated,
-        Self::WebSocket,
         Self::SendQueueFull,
+        Self::SendFailed,
         Self::FlowGone,
     ];
 
@@ -51,8 +51,8 @@ impl DropReason {
             Self::Stun => "stun",
             Self::StreamFraming => "stream_framing",
             Self::Truncated => "truncated",
-            Self::WebSocket => "websocket",
             Self::SendQueueFull => "send_queue_full",
+            Self::SendFailed => "send_failed",
             Self::FlowGone => "flow_gone",
         }
     }
