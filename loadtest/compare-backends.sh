@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # io_uring vs epoll in one run: the same release binary, one shard pinned to core 0, the UDP
 # driver (loadtest/src/bin/udp-options.rs) pinned to core 1, rounds interleaved so drift on a
-# shared machine hits both backends alike. Loopback only; each round is bounded by a request
-# count and a time limit.
+# shared machine hits both backends alike. A bare UDP responder (udp-reflector: blocking
+# recvfrom/sendto, no parsing) runs the same load in each round as the floor: what the kernel's
+# UDP path alone costs. Loopback only; each round is bounded by a request count and a time limit.
 #
 #   loadtest/compare-backends.sh [ROUNDS] [REQUESTS]
 #
@@ -40,17 +41,27 @@ for round in $(seq 1 "$ROUNDS"); do
     wait "$pid"
     echo "{\"round\":$round,\"backend\":\"$backend\",\"result\":$line}" | tee -a "$dir/results.jsonl"
   done
+  taskset -c 0 target/release/udp-reflector --listen "127.0.0.1:$((PORT + 10))" --seconds 2 >/dev/null &
+  pid=$!
+  sleep 0.2
+  line=$(taskset -c 1 target/release/udp-options --target "127.0.0.1:$((PORT + 10))" \
+    --requests "$REQUESTS" --seconds 20 --sockets 64 --window 8 --pid "$pid")
+  wait "$pid"
+  echo "{\"round\":$round,\"backend\":\"reflector\",\"result\":$line}" | tee -a "$dir/results.jsonl"
 done
 
 python3 - "$dir/results.jsonl" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = {}
-for b in ("uring", "epoll"):
+for b in ("uring", "epoll", "reflector"):
     rs = [r["result"] for r in rows if r["backend"] == b]
     med[b] = (statistics.median(r["answered_per_sec"] for r in rs),
               statistics.median(r["proxy_cpu_us_per_answer"] for r in rs))
     print(f"{b:6} median answers/s {med[b][0]:>9.0f}   proxy CPU-us/answer {med[b][1]:.3f}")
 print(f"ratio uring/epoll: answers/s {med['uring'][0]/med['epoll'][0]:.2f}x, "
       f"CPU per answer {med['epoll'][1]/med['uring'][1]:.2f}x less on uring")
+for b in ("uring", "epoll"):
+    print(f"{b} vs bare reflector: answers/s {med[b][0]/med['reflector'][0]:.2f}x, "
+          f"CPU per answer {med[b][1]/med['reflector'][1]:.2f}x the reflector's")
 PY

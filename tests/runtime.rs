@@ -588,3 +588,75 @@ fn a_second_proxy_on_the_same_address_refuses_to_start() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("address in use"));
     assert_eq!(first.stop().code, Some(0));
 }
+
+#[test]
+fn malformed_messages_are_answered_or_dropped_as_the_codec_says_and_counted() {
+    let _g = serial();
+    for backend in BACKENDS {
+        let port = free_port();
+        let mut p = Proxy::start(&config(1, &[("udp", port), ("tcp", port)], ""), backend);
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let ask = |msg: &[u8]| -> Option<String> {
+            s.send_to(msg, ("127.0.0.1", port)).unwrap();
+            let mut buf = [0u8; 4096];
+            s.recv(&mut buf)
+                .ok()
+                .map(|n| String::from_utf8_lossy(&buf[..n]).to_string())
+        };
+        // (edit of a good OPTIONS, expected start of the answer)
+        let cases = [
+            // Validation: CSeq method differs from the request method -> 400 naming it.
+            (
+                ("CSeq: 1 OPTIONS", "CSeq: 1 INVITE"),
+                "SIP/2.0 400 Bad Request (CSeq method",
+            ),
+            // Codec: Content-Length beyond the datagram -> 400 salvaged from the raw lines.
+            (("Content-Length: 0", "Content-Length: 99"), "SIP/2.0 400 "),
+            // Version 7.0 -> 505.
+            (
+                ("sip:127.0.0.1 SIP/2.0", "sip:127.0.0.1 SIP/7.0"),
+                "SIP/2.0 505 ",
+            ),
+        ];
+        for (n, ((from, to), want)) in cases.into_iter().enumerate() {
+            let req = options("UDP", s.local_addr().unwrap(), n as u64).replace(from, to);
+            let r = ask(req.as_bytes()).unwrap();
+            assert!(r.starts_with(want), "{r}");
+            assert!(
+                r.contains(&format!("Call-ID: test-{n}@127.0.0.1\r\n")),
+                "{r}"
+            );
+        }
+        // A broken response and plain garbage are dropped: no answer.
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(ask(b"SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n").is_none());
+        assert!(ask(b"\x7fgarbage that is not SIP at all").is_none());
+        // On a stream a framing error is answered when possible, then the connection closes.
+        let mut t = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let bad = options("TCP", t.local_addr().unwrap(), 4)
+            .replace("Content-Length: 0", "Content-Length: x");
+        t.write_all(bad.as_bytes()).unwrap();
+        let r = read_sip(&mut t).unwrap();
+        assert!(r.starts_with("SIP/2.0 400 "), "{r}");
+        let mut rest = Vec::new();
+        assert_eq!(
+            t.read_to_end(&mut rest).unwrap_or(0),
+            0,
+            "closed after the answer"
+        );
+        let e = p.stop();
+        assert_eq!(e.total("rejected"), 4, "{backend}: {}", e.summary);
+        assert_eq!(
+            e.total("dropped_invalid_response"),
+            1,
+            "{backend}: {}",
+            e.summary
+        );
+        assert_eq!(e.total("dropped_malformed"), 1, "{backend}: {}", e.summary);
+        assert_eq!(e.total("dropped_stream_framing"), 1);
+        assert_eq!(e.total("closed_framing"), 1);
+    }
+}

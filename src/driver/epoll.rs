@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram};
+use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{recvmmsg, sendmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 
@@ -56,9 +56,9 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
             }
         }
     }
-    let mut wake = UnixDatagram::from_std(wake);
+    let wake_fd = wake.as_raw_fd();
     poll.registry()
-        .register(&mut wake, WAKE, Interest::READABLE)?;
+        .register(&mut mio::unix::SourceFd(&wake_fd), WAKE, Interest::READABLE)?;
 
     let mut conns: Vec<Option<(ConnId, TcpStream)>> = Vec::new();
     let mut events = Events::with_capacity(1024);
@@ -87,8 +87,8 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
         ready.dedup();
         for token in ready {
             if token == WAKE {
-                let mut b = [0u8; 64];
-                while wake.recv(&mut b).is_ok() {}
+                // Reading resets the eventfd counter (EAGAIN when already zero).
+                let _ = wake.read();
                 woken.store(false, std::sync::atomic::Ordering::Release);
                 while let Ok(c) = control.try_recv() {
                     if shard.on_control(now, c, drain_timeout) {

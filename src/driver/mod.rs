@@ -10,12 +10,12 @@ pub(crate) mod epoll;
 #[cfg(target_os = "linux")]
 pub(crate) mod uring;
 
-use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 
 use crate::shard::Control;
 use crate::transport::ListenSocket;
@@ -44,7 +44,7 @@ pub(crate) struct ShardIo {
     /// Messages from other threads.
     pub(crate) control: Receiver<Control>,
     /// Readable when `control` has something (see [`ShardHandle::send`]).
-    pub(crate) wake: UnixDatagram,
+    pub(crate) wake: Arc<EventFd>,
     /// Set by senders that wrote to `wake`; cleared by the shard before it drains `control`.
     pub(crate) woken: Arc<AtomicBool>,
     pub(crate) drain_timeout: Duration,
@@ -54,7 +54,7 @@ pub(crate) struct ShardIo {
 #[derive(Clone, Debug)]
 pub(crate) struct ShardHandle {
     tx: Sender<Control>,
-    wake: Arc<UnixDatagram>,
+    wake: Arc<EventFd>,
     woken: Arc<AtomicBool>,
 }
 
@@ -67,8 +67,8 @@ impl ShardHandle {
             Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => return Err(c),
         }
         if !self.woken.swap(true, Ordering::AcqRel) {
-            // A full socket buffer means a wake-up is already pending.
-            let _ = self.wake.send(&[1]);
+            // EAGAIN (counter at its maximum) means a wake-up is already pending.
+            let _ = self.wake.write(1);
         }
         Ok(())
     }
@@ -80,20 +80,20 @@ pub(crate) fn channel(
     drain_timeout: Duration,
 ) -> std::io::Result<(ShardHandle, ShardIo)> {
     let (tx, rx) = crossbeam_channel::bounded(CONTROL_QUEUE);
-    let (a, b) = UnixDatagram::pair()?;
-    a.set_nonblocking(true)?;
-    b.set_nonblocking(true)?;
+    let wake = Arc::new(EventFd::from_flags(
+        EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
+    )?);
     let woken = Arc::new(AtomicBool::new(false));
     Ok((
         ShardHandle {
             tx,
-            wake: Arc::new(a),
+            wake: Arc::clone(&wake),
             woken: Arc::clone(&woken),
         },
         ShardIo {
             sockets,
             control: rx,
-            wake: b,
+            wake,
             woken,
             drain_timeout,
         },

@@ -5,7 +5,7 @@
 //!   with a destination address (Linux 6.1), batched into the next submission.
 //! - Streams: multishot `ACCEPT` per listener; per connection a multishot `RECV` from a second
 //!   buffer ring (memory per idle connection: none) and at most one `SEND` in flight.
-//! - Wake-ups from other threads: a `RECV` on the shard's wake socket.
+//! - Wake-ups from other threads: a `READ` on the shard's eventfd.
 //!
 //! This is the one file where the runtime uses `unsafe`: pushing an SQE hands the kernel raw
 //! pointers, and the provided-buffer rings are memory shared with the kernel. Each invariant is
@@ -286,9 +286,10 @@ struct Driver {
     udp_sends: Vec<Option<UdpSend>>,
     udp_free: Vec<u32>,
     udp_in_flight: usize,
-    wake: std::os::unix::net::UnixDatagram,
-    /// Target of the wake socket's RECV; boxed so its address is stable while armed.
-    wake_buf: Box<[u8; 64]>,
+    wake: std::sync::Arc<nix::sys::eventfd::EventFd>,
+    /// Target of the eventfd READ (its 8-octet counter); boxed so its address is stable while
+    /// armed.
+    wake_buf: Box<[u8; 8]>,
     wake_armed: bool,
     /// Operations submitted whose final completion has not arrived (cancels not counted).
     outstanding: usize,
@@ -370,7 +371,7 @@ impl Driver {
             return Ok(());
         }
         self.wake_armed = true;
-        let e = opcode::Recv::new(Fd(self.wake.as_raw_fd()), self.wake_buf.as_mut_ptr(), 64)
+        let e = opcode::Read::new(Fd(self.wake.as_raw_fd()), self.wake_buf.as_mut_ptr(), 8)
             .build()
             .user_data(ud(K_WAKE, 0, 0));
         // SAFETY: wake_buf is boxed in the driver and lives until teardown confirms the end.
@@ -541,7 +542,7 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
         udp_free: Vec::new(),
         udp_in_flight: 0,
         wake,
-        wake_buf: Box::new([0; 64]),
+        wake_buf: Box::new([0; 8]),
         wake_armed: false,
         outstanding: 0,
     };
