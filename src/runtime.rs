@@ -70,6 +70,15 @@ fn uring_available() -> Result<(), String> {
 /// Runs the proxy until SIGTERM / SIGINT, then drains and returns.
 pub(crate) fn run(config: Config) -> ExitCode {
     init_logging(&config.log_level);
+    // Installed first, so a SIGTERM or SIGHUP during start-up is handled (after it) rather than
+    // killing the process half-started.
+    let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot install signal handlers");
+            return ExitCode::from(2);
+        }
+    };
     let backend = match choose_backend(config.io_backend) {
         Ok(b) => b,
         Err(why) => {
@@ -196,13 +205,6 @@ pub(crate) fn run(config: Config) -> ExitCode {
     }
     tracing::info!(shards, backend = ?backend, "sipedge ready");
 
-    let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot install signal handlers");
-            return ExitCode::from(2);
-        }
-    };
     let mut draining = false;
     let mut failed = false;
     let mut exited = 0;
