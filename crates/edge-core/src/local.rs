@@ -177,7 +177,7 @@ impl Edge {
         &mut self,
         err: &ParseError,
         raw: &[u8],
-        _src: &Source,
+        src: &Source,
         out: &mut Vec<u8>,
         counters: &mut Counters,
     ) -> Outcome {
@@ -190,7 +190,10 @@ impl Edge {
         }
         let mut tag = [0u8; 16];
         let tag = self.next_tag(&mut tag);
-        match salvage_response(raw, code, err.kind.describe(), tag, out) {
+        let mut ip = [0u8; 64];
+        let ip = write_ip(&mut ip, src.remote.ip());
+        let source = (ip, src.remote.port());
+        match salvage_response(raw, code, err.kind.describe(), tag, source, out) {
             true => {
                 counters.rejected += 1;
                 counters.answered_locally += 1;
@@ -370,10 +373,18 @@ impl core::fmt::Write for ReasonBuf {
 }
 
 /// Builds a response to a request the codec could not index, from its raw header lines: every
-/// Via line, and the first From, To, Call-ID and CSeq (full or compact names, RFC 3261 §7.3.3),
-/// with a To tag added. Returns false when one of them is missing: then there is no way to
-/// address a response and the request is dropped.
-fn salvage_response(raw: &[u8], code: u16, detail: &str, tag: &[u8], out: &mut Vec<u8>) -> bool {
+/// Via line (the first annotated with the source, RFC 3261 §18.2.1 / RFC 3581), and the first
+/// From, To, Call-ID and CSeq (full or compact names, RFC 3261 §7.3.3), with a To tag added.
+/// Returns false when one of them is missing, or the top Via is not a Via: then there is no way
+/// to address a response and the request is dropped.
+fn salvage_response(
+    raw: &[u8],
+    code: u16,
+    detail: &str,
+    tag: &[u8],
+    source: (&[u8], u16),
+    out: &mut Vec<u8>,
+) -> bool {
     out.clear();
     let mut reason = ReasonBuf::new(code);
     let _ = write!(reason, " ({detail})");
@@ -411,10 +422,23 @@ fn salvage_response(raw: &[u8], code: u16, detail: &str, tag: &[u8], out: &mut V
         let name = sip_wire::HeaderName::from_bytes(trim(&line[..colon]));
         use sip_wire::HeaderName as H;
         let slot = match name {
-            H::Via => {
+            H::Via if !via => {
                 via = true;
-                true
+                // The response goes where this says: it must be a Via, and not folded (the
+                // next line would continue a value we rewrite).
+                let value = trim(&line[colon + 1..]);
+                let first = value.split(|&b| b == b',').next().unwrap_or_default();
+                if sip_wire::Via::parse(trim(first)).is_err() || next_is_fold(raw, line) {
+                    out.clear();
+                    return false;
+                }
+                out.extend_from_slice(&line[..colon + 1]);
+                out.push(b' ');
+                sip_wire::annotate_via(value, source.0, source.1, out);
+                out.extend_from_slice(b"\r\n");
+                false
             }
+            H::Via => true,
             H::From => !std::mem::replace(&mut from, true),
             H::CallId => !std::mem::replace(&mut call_id, true),
             H::CSeq => !std::mem::replace(&mut cseq, true),
@@ -443,6 +467,15 @@ fn salvage_response(raw: &[u8], code: u16, detail: &str, tag: &[u8], out: &mut V
         out.clear();
     }
     ok
+}
+
+/// Whether the physical line after `line` (a subslice of `raw`) starts with whitespace.
+fn next_is_fold(raw: &[u8], line: &[u8]) -> bool {
+    let end = line.as_ptr() as usize - raw.as_ptr() as usize + line.len();
+    let rest = &raw[end.min(raw.len())..];
+    let rest = rest.strip_prefix(b"\r").unwrap_or(rest);
+    let rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+    matches!(rest.first(), Some(b' ' | b'\t'))
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -598,6 +631,10 @@ mod tests {
         let r = String::from_utf8(out.clone()).unwrap();
         assert!(r.starts_with("SIP/2.0 400 Bad Request ("), "{r}");
         assert!(r.contains("\r\nf: <sip:a@b>;tag=1\r\n"), "{r}");
+        assert!(
+            r.contains("\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1;received=192.0.2.7\r\n"),
+            "{r}"
+        );
         assert!(r.contains("\r\nTo: <sip:a@b>;tag="), "{r}");
         assert!(r.ends_with("Content-Length: 0\r\n\r\n"));
         // The response parses.

@@ -459,15 +459,29 @@ fn annotate_top_via(
     ip: &[u8],
     port: u16,
 ) {
-    let value = &buf[usize::from(e.value.start)..usize::from(e.value.end)];
-    let end = element_end(value);
-    let top = trim_lws(&value[..end]);
-    // Header name as received (compact `v` stays `v`), then the annotated first value.
+    // Header name as received (compact `v` stays `v`), then the annotated value.
     copy(
         out,
         &buf[usize::from(e.name_span.start)..usize::from(e.value.start)],
         normalize,
     );
+    let value = &buf[usize::from(e.value.start)..usize::from(e.value.end)];
+    annotate_via_value(out, value, normalize, ip, port);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a Via header value (one or more comma-separated via-parms) with its first element
+/// annotated for a response to a request that came from `ip`:`port`, as
+/// [`ResponseBuilder::source`] describes (`received` added or replaced, a valueless `rport`
+/// given the port). For responses built without a parsed message (a request the codec refused,
+/// answered from its raw lines).
+pub fn annotate_via(value: &[u8], ip: &[u8], port: u16, out: &mut Vec<u8>) {
+    annotate_via_value(out, value, false, ip, port);
+}
+
+fn annotate_via_value(out: &mut Vec<u8>, value: &[u8], normalize: bool, ip: &[u8], port: u16) {
+    let end = element_end(value);
+    let top = trim_lws(&value[..end]);
     let mut segments = top.split(|&b| b == b';');
     let sent_by = segments.next().unwrap_or_default();
     copy(out, sent_by, normalize);
@@ -502,7 +516,6 @@ fn annotate_top_via(
         out.extend_from_slice(ip);
     }
     copy(out, &value[end..], normalize);
-    out.extend_from_slice(b"\r\n");
 }
 
 /// The reason phrase RFC 3261 §21 (and later RFCs) give a status code.

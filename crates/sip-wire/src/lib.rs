@@ -48,7 +48,7 @@ mod values;
 mod via;
 
 pub use auth::{Auth, AuthValue};
-pub use encode::{reason_phrase, ResponseBuilder, Rewrite, RewriteError};
+pub use encode::{annotate_via, reason_phrase, ResponseBuilder, Rewrite, RewriteError};
 pub use error::{ErrorKind, ParseError, Part, StartKind, ViewError};
 pub use header::HeaderName;
 pub use message::{
