@@ -294,6 +294,7 @@ fn stalled_tls_handshakes_delay_nobody_and_time_out() {
             assert_options_200(&read_sip(&mut s).unwrap());
             worst = worst.max(t0.elapsed());
         }
+        eprintln!("{backend}: slowest of 5 normal TLS clients beside 200 stalled: {worst:?}");
         assert!(
             worst < Duration::from_millis(100),
             "{backend}: slowest normal client took {worst:?}"
@@ -395,6 +396,9 @@ fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
             "{backend}: the edge kept queueing for a client that never reads"
         );
         peak = peak.max(p.rss_kib());
+        eprintln!(
+            "{backend}: RSS {before} KiB before, {peak} KiB at most while a client never read"
+        );
         let e = p.stop();
         assert_eq!(e.total("closed_slow_reader"), 1, "{backend}: {}", e.summary);
         assert!(
@@ -441,6 +445,11 @@ fn sigterm_during_load_answers_what_arrived_and_exits_zero() {
         let _ = load.kill();
         let _ = load.wait();
         assert_eq!(e.code, Some(0), "{backend}: {}", e.stderr);
+        eprintln!(
+            "{backend}: drained and exited in {:?} after answering {}",
+            e.elapsed,
+            e.total("received")
+        );
         assert!(
             e.elapsed < Duration::from_millis(3000 + 1000),
             "{backend}: drain took {:?}",
