@@ -669,3 +669,52 @@ fn malformed_messages_are_answered_or_dropped_as_the_codec_says_and_counted() {
         assert_eq!(e.total("closed_framing"), 1);
     }
 }
+
+#[test]
+fn a_restart_right_after_stop_can_bind_the_same_addresses() {
+    let _g = serial();
+    for backend in BACKENDS {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sipedge.toml");
+        std::fs::write(&path, config(2, &[("udp", port), ("tcp", port)], "")).unwrap();
+        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        for round in 0..5 {
+            // No pause between the previous exit and this start.
+            let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sipedge"))
+                .args(["run", "--config"])
+                .arg(&path)
+                .args(["--io-backend", backend])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let up = wait_for(Duration::from_secs(10), || {
+                let req = options("UDP", probe.local_addr().unwrap(), round);
+                probe.send_to(req.as_bytes(), ("127.0.0.1", port)).unwrap();
+                let mut b = [0u8; 2048];
+                probe.recv(&mut b).is_ok() || child.try_wait().unwrap().is_some()
+            });
+            assert!(up);
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("{backend} round {round}: exited {status}: {err}");
+            }
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .unwrap();
+            assert!(child.wait().unwrap().success(), "{backend} round {round}");
+        }
+    }
+}

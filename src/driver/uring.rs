@@ -28,7 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use edge_core::counters::DropReason;
 use edge_core::Instant;
-use io_uring::types::{BufRingEntry, CancelBuilder, Fd, RecvMsgOut, SubmitArgs, Timespec};
+use io_uring::types::{BufRingEntry, CancelBuilder, Fd, Fixed, RecvMsgOut, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Probe};
 use socket2::SockAddr;
 
@@ -269,10 +269,12 @@ struct UConn {
     closed: bool,
 }
 
-/// A datagram in flight: its bytes and destination stay here until the SEND completes.
+/// A datagram in flight: its bytes and destination stay here until the SEND completes. Held in
+/// `Driver::udp_sends`, whose capacity is reserved up front and never exceeded, so an entry
+/// does not move while the kernel may read it.
 struct UdpSend {
     data: Bytes,
-    addr: Box<SockAddr>,
+    addr: SockAddr,
 }
 
 struct Driver {
@@ -322,13 +324,12 @@ impl Driver {
             return Ok(());
         }
         *armed = true;
-        let e = opcode::RecvMsgMulti::new(
-            Fd(sock.as_raw_fd()),
-            &**hdr as *const libc::msghdr,
-            UDP_GROUP,
-        )
-        .build()
-        .user_data(ud(K_UDP_RECV, i as u32, 0));
+        let _ = sock;
+        // Registered file `i` (see `run`): no file-table lookup per operation.
+        let e =
+            opcode::RecvMsgMulti::new(Fixed(i as u32), &**hdr as *const libc::msghdr, UDP_GROUP)
+                .build()
+                .user_data(ud(K_UDP_RECV, i as u32, 0));
         // SAFETY: the msghdr is boxed in the listener, which lives until teardown confirms
         // this op has ended; buffers come from the UDP ring (BufRing invariants).
         unsafe { self.push(e, true) }
@@ -419,32 +420,37 @@ impl Driver {
         peer: SocketAddr,
         data: Bytes,
     ) -> io::Result<()> {
-        let Listener::Udp(sock, _, _) = &self.listeners[listener] else {
+        if !matches!(self.listeners[listener], Listener::Udp(..)) {
             return Ok(());
-        };
+        }
         if self.udp_in_flight >= MAX_UDP_IN_FLIGHT {
             shard.counters.drop(DropReason::SendFailed);
             return Ok(());
         }
-        let fd = sock.as_raw_fd();
         let s = UdpSend {
             data,
-            addr: Box::new(SockAddr::from(peer)),
+            addr: SockAddr::from(peer),
         };
-        let (ptr, len) = (s.data.as_ptr(), s.data.len() as u32);
-        let (aptr, alen) = (s.addr.as_ptr(), s.addr.len());
         let idx = match self.udp_free.pop() {
             Some(i) => {
                 self.udp_sends[i as usize] = Some(s);
                 i
             }
             None => {
+                // Never past the capacity reserved in `run`: the Vec does not reallocate, so
+                // the addresses handed to the kernel stay put.
+                debug_assert!(self.udp_sends.len() < self.udp_sends.capacity());
                 self.udp_sends.push(Some(s));
                 (self.udp_sends.len() - 1) as u32
             }
         };
+        let Some(s) = &self.udp_sends[idx as usize] else {
+            return Ok(());
+        };
+        let (ptr, len) = (s.data.as_ptr(), s.data.len() as u32);
+        let (aptr, alen) = (s.addr.as_ptr(), s.addr.len());
         self.udp_in_flight += 1;
-        let e = opcode::Send::new(Fd(fd), ptr, len)
+        let e = opcode::Send::new(Fixed(listener as u32), ptr, len)
             .dest_addr(aptr)
             .dest_addr_len(alen)
             .build()
@@ -519,7 +525,7 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
         .or_else(|_| IoUring::new(RING_ENTRIES))?;
     let udp_bufs = BufRing::new(&ring, UDP_BUFFERS, UDP_GROUP, UDP_BUF_SIZE)?;
     let stream_bufs = BufRing::new(&ring, STREAM_BUFFERS, STREAM_GROUP, STREAM_BUF_SIZE)?;
-    let listeners = sockets
+    let listeners: Vec<Listener> = sockets
         .into_iter()
         .map(|s| match s {
             ListenSocket::Udp(u) => {
@@ -531,6 +537,19 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
             ListenSocket::Stream(l) => Listener::Stream(Some(l), false, None),
         })
         .collect();
+    // Register every listener socket as fixed file `i` (stream listeners too, so indexes match
+    // listener positions; only UDP operations use them). -1 would leave a slot empty.
+    let fds: Vec<RawFd> = listeners
+        .iter()
+        .map(|l| match l {
+            Listener::Udp(u, _, _) => u.as_raw_fd(),
+            Listener::Stream(Some(t), _, _) => t.as_raw_fd(),
+            Listener::Stream(None, _, _) => -1,
+        })
+        .collect();
+    if !fds.is_empty() {
+        ring.submitter().register_files(&fds)?;
+    }
     let mut d = Driver {
         ring,
         udp_bufs,
@@ -538,7 +557,7 @@ pub(crate) fn run(shard: &mut Shard, sio: ShardIo) -> io::Result<()> {
         listeners,
         conns: Vec::new(),
         closing: Vec::new(),
-        udp_sends: Vec::new(),
+        udp_sends: Vec::with_capacity(MAX_UDP_IN_FLIGHT),
         udp_free: Vec::new(),
         udp_in_flight: 0,
         wake,
@@ -597,12 +616,18 @@ fn teardown(shard: &mut Shard, mut d: Driver) {
         std::mem::forget(d);
         return;
     }
+    // Registered files hold their sockets open until unregistered; the kernel frees a ring
+    // asynchronously after close, so without this the ports stay bound for a moment after the
+    // process exits and an immediate restart fails with EADDRINUSE.
+    let _ = d.ring.submitter().unregister_files();
     let Driver {
         ring,
         udp_bufs,
         stream_bufs,
+        listeners,
         ..
     } = d;
+    drop(listeners);
     udp_bufs.unregister(&ring);
     stream_bufs.unregister(&ring);
     drop(ring);
