@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 shared=${SIP_CORPUS:-$here/../../shared/sip-corpus}
-for t in parse_datagram parse_stream roundtrip; do
+for t in parse_datagram parse_stream roundtrip edge_datagram; do
   mkdir -p "$here/corpus/$t"
   find "$shared" "$here/../benches/messages" -type f \( -name '*.dat' -o -name '*.sip' \) -exec cp {} "$here/corpus/$t/" \;
 done
@@ -42,4 +42,7 @@ for t, values in targets.items():
     for v in values:
         open(os.path.join(d, hashlib.sha1(v).hexdigest()), "wb").write(v)
 PY
+# The RFC 5769 §2.1 STUN Binding request, for the STUN side of edge_datagram.
+printf '%s' 000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420636c69656e74002400046e0001ff80290008932ff9b151263b36000600096576746a3a68367659202020000800149aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a280280004e57a3bcf \
+  | python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read()))' > "$here/corpus/edge_datagram/rfc5769-request.bin"
 echo "seeded: $(ls "$here/corpus" | tr '\n' ' ')"

@@ -405,15 +405,22 @@ fn salvage_response(
         if line.is_empty() {
             break;
         }
+        // A control character (a bare CR above all) would make the answer as broken as the
+        // request: such a line is not copied, and a header it continues is not answered.
+        let clean = !line.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f);
         if line[0] == b' ' || line[0] == b'\t' {
             if copying {
+                if !clean {
+                    out.clear();
+                    return false;
+                }
                 out.extend_from_slice(line);
                 out.extend_from_slice(b"\r\n");
             }
             continue;
         }
         copying = false;
-        if line.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        if !clean {
             continue;
         }
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -667,6 +674,34 @@ mod tests {
             write_ip(&mut b, "2001:db8::1".parse().unwrap()),
             b"2001:db8::1"
         );
+    }
+
+    #[test]
+    fn a_salvaged_answer_never_copies_control_characters() {
+        let mut e = edge();
+        let mut out = Vec::new();
+        let mut c = Counters::default();
+        // The From header's continuation line has a bare CR: the request cannot be answered
+        // without repeating it.
+        let raw = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            From: <sip:a@b>\r\n  ;tag=1\rx\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+            Content-Length: 0\r\n\r\n";
+        let err = Message::parse_datagram(Bytes::from_static(raw)).unwrap_err();
+        assert_eq!(
+            e.handle_malformed(&err, raw, &src(), &mut out, &mut c),
+            Outcome::Drop(DropReason::Malformed)
+        );
+        // A broken header nobody copies does not stop the answer.
+        let raw = b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+            From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\
+            X-Junk: a\rb\r\nContent-Length: 0\r\n\r\n";
+        let err = Message::parse_datagram(Bytes::from_static(raw)).unwrap_err();
+        assert_eq!(
+            e.handle_malformed(&err, raw, &src(), &mut out, &mut c),
+            Outcome::Reply
+        );
+        assert!(!out.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'));
+        Message::parse_datagram(Bytes::from(out.clone())).unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! line ends and the empty line, even when the parse tolerated less ([`crate::Tolerated`]).
 
 use crate::header::HeaderName;
-use crate::limits::{DEFAULT_MAX_FORWARDS, MAX_MESSAGE_SIZE};
+use crate::limits::{DEFAULT_MAX_FORWARDS, MAX_HEADERS, MAX_MESSAGE_SIZE};
 use crate::message::Message;
 use crate::parse::{Entry, Start, Tolerated};
 use crate::scan::{element_end, trim_lws};
@@ -22,7 +22,8 @@ pub enum RewriteError {
     MaxForwardsExhausted,
     /// Max-Forwards is not a number from 0 to 255.
     MaxForwardsMalformed,
-    /// The result would exceed [`MAX_MESSAGE_SIZE`] (answer 513).
+    /// The result would exceed [`MAX_MESSAGE_SIZE`] or [`MAX_HEADERS`] header lines: more than
+    /// sipedge itself (or a peer with the same limits) accepts (answer 513).
     TooLarge,
     /// `replace_header` or `remove_header` was given [`HeaderName::Other`], which names no
     /// header (use `add_header` for headers sipedge does not know).
@@ -385,12 +386,28 @@ impl<'a> Rewrite<'a> {
         out.extend_from_slice(body);
 
         let written = out.len() - begin;
-        if written > MAX_MESSAGE_SIZE {
+        // Lines this rewrite can add: a Via, the prepends, Max-Forwards, replacements,
+        // Content-Type, additions, Content-Length. Only a message already near the limit is
+        // counted.
+        let may_add = 4 + 4 * MAX_HEADER_EDITS;
+        if written > MAX_MESSAGE_SIZE
+            || (count + may_add > MAX_HEADERS && header_lines(&out[begin..]) > MAX_HEADERS)
+        {
             out.truncate(begin);
             return Err(RewriteError::TooLarge);
         }
         Ok(written)
     }
+}
+
+/// Logical header lines of a written message (lines of its header section that do not start a
+/// fold), to hold output to the limit the parser holds input to.
+fn header_lines(msg: &[u8]) -> usize {
+    msg.split(|&b| b == b'\n')
+        .skip(1)
+        .take_while(|l| !l.is_empty() && *l != b"\r")
+        .filter(|l| !matches!(l.first(), Some(b' ' | b'\t')))
+        .count()
 }
 
 fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -715,7 +732,11 @@ impl<'a> ResponseBuilder<'a> {
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
         let written = out.len() - begin;
-        if written > MAX_MESSAGE_SIZE {
+        let may_add = MAX_HEADER_EDITS + 2;
+        if written > MAX_MESSAGE_SIZE
+            || (req.header_count() + may_add > MAX_HEADERS
+                && header_lines(&out[begin..]) > MAX_HEADERS)
+        {
             out.truncate(begin);
             return Err(RewriteError::TooLarge);
         }

@@ -314,3 +314,50 @@ fn unnamed_headers_cannot_be_replaced_or_removed() {
     );
     assert!(out.is_empty());
 }
+
+/// A request near the header limit, with `vias` Via lines.
+fn many_vias(vias: usize) -> Message {
+    let mut s = String::from("OPTIONS sip:x SIP/2.0\r\n");
+    for i in 0..vias {
+        s.push_str(&format!("Via: SIP/2.0/UDP h{i};branch=z9hG4bK{i}\r\n"));
+    }
+    s.push_str("From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n");
+    s.push_str("Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    msg(s.as_bytes())
+}
+
+#[test]
+fn output_is_held_to_the_header_limit_the_parser_holds_input_to() {
+    // 250 Vias + 6 = 256 header lines: the most a request may have.
+    let m = many_vias(250);
+    let mut out = Vec::new();
+    // The response copies 254 of them and adds Allow, Accept, Supported: 257 lines.
+    let r = ResponseBuilder::new(&m, 200)
+        .header(b"Allow", b"OPTIONS")
+        .header(b"Accept", b"application/sdp")
+        .header(b"Supported", b"")
+        .write_to(&mut out);
+    assert_eq!(r, Err(RewriteError::TooLarge));
+    assert!(out.is_empty());
+    // Forwarding adds a Via: 257 lines.
+    assert_eq!(
+        Rewrite::new(&m)
+            .push_via(b"SIP/2.0/UDP edge;branch=z9hG4bKe")
+            .write_to(&mut out),
+        Err(RewriteError::TooLarge)
+    );
+    // One Via fewer and one header fewer added: within the limit, and it parses back.
+    let m = many_vias(249);
+    let n = ResponseBuilder::new(&m, 200)
+        .header(b"Allow", b"OPTIONS")
+        .header(b"Accept", b"application/sdp")
+        .write_to(&mut out)
+        .unwrap();
+    assert!(Message::parse_datagram(Bytes::from(out[..n].to_vec())).is_ok());
+    out.clear();
+    let n = Rewrite::new(&m)
+        .push_via(b"SIP/2.0/UDP edge;branch=z9hG4bKe")
+        .write_to(&mut out)
+        .unwrap();
+    assert!(Message::parse_datagram(Bytes::from(out[..n].to_vec())).is_ok());
+}
