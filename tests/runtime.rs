@@ -69,14 +69,21 @@ fn options_to_the_edge_over_tls_ws_and_wss() {
             .unwrap();
         assert_options_200(&client.read().unwrap().into_text().unwrap());
 
-        // Without the `sip` subprotocol the upgrade is refused.
+        // Without the `sip` subprotocol the upgrade is refused, with a reason.
         let tcp = TcpStream::connect(("127.0.0.1", ws)).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let req = tungstenite::client::IntoClientRequest::into_client_request(format!(
             "ws://127.0.0.1:{ws}/"
         ))
         .unwrap();
-        assert!(tungstenite::client(req, tcp).is_err());
+        match tungstenite::client(req, tcp) {
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                assert_eq!(resp.status(), 400);
+                let body = String::from_utf8(resp.body().clone().unwrap_or_default()).unwrap();
+                assert!(body.contains("Sec-WebSocket-Protocol: sip"), "{body}");
+            }
+            other => panic!("{backend}: expected a 400 refusal, got {other:?}"),
+        }
 
         let e = p.stop();
         assert_eq!(e.code, Some(0), "{}", e.stderr);

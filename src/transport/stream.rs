@@ -349,11 +349,15 @@ impl StreamConn {
                         self.send_plain(out);
                         return Ok(());
                     }
-                    Err(HandshakeError::Failure(_)) => {
-                        // tungstenite wrote its refusal into the pipe before failing; it is gone
-                        // with the handshake state, so the peer sees the close.
+                    Err(HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                        // A refusal (ours: no `sip` subprotocol; or tungstenite's): the pipe it
+                        // was written to went with the failed handshake, so it is written again
+                        // from the response tungstenite returns, then the connection closes
+                        // after the flush.
+                        self.send_plain(http_response(&resp));
                         return Err(CloseReason::WsHandshake);
                     }
+                    Err(HandshakeError::Failure(_)) => return Err(CloseReason::WsHandshake),
                 }
             }
             Ws::Open(mut ws) => {
@@ -451,6 +455,33 @@ impl StreamConn {
         }
         self.flush_tls();
     }
+}
+
+/// An HTTP/1.1 response as octets (for a refused WebSocket upgrade).
+fn http_response(resp: &tungstenite::http::Response<Option<Vec<u8>>>) -> Vec<u8> {
+    let status = resp.status();
+    let body = resp.body().as_deref().unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    )
+    .into_bytes();
+    for (name, value) in resp.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(
+        format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(body);
+    out
 }
 
 /// RFC 7118 §5.2: each WebSocket message is one SIP message, with or without Content-Length.
