@@ -6,6 +6,7 @@
 # UDP path alone costs. Loopback only; each round is bounded by a request count and a time limit.
 #
 #   loadtest/compare-backends.sh [ROUNDS] [REQUESTS]
+#   RATE=50000 loadtest/compare-backends.sh 3 200000   # open loop: a fixed request rate
 #
 # Prints one JSON line per round, then the medians and the uring/epoll ratio of answers per
 # second and of proxy CPU-µs per answer.
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 REQUESTS=${2:-400000}
 PORT=${PORT:-25060}
+RATE=${RATE:-0}
 
 cargo build --release -q -p sipedge -p sipedge-loadtest
 dir=$(mktemp -d)
@@ -36,7 +38,7 @@ for round in $(seq 1 "$ROUNDS"); do
     pid=$!
     sleep 0.3
     line=$(taskset -c 1 target/release/udp-options --target "127.0.0.1:$PORT" \
-      --requests "$REQUESTS" --seconds 20 --sockets 64 --window 8 --pid "$pid")
+      --requests "$REQUESTS" --seconds 20 --sockets 64 --window 8 --rate "$RATE" --pid "$pid")
     kill -TERM "$pid"
     wait "$pid"
     echo "{\"round\":$round,\"backend\":\"$backend\",\"result\":$line}" | tee -a "$dir/results.jsonl"
@@ -45,7 +47,7 @@ for round in $(seq 1 "$ROUNDS"); do
   pid=$!
   sleep 0.2
   line=$(taskset -c 1 target/release/udp-options --target "127.0.0.1:$((PORT + 10))" \
-    --requests "$REQUESTS" --seconds 20 --sockets 64 --window 8 --pid "$pid")
+    --requests "$REQUESTS" --seconds 20 --sockets 64 --window 8 --rate "$RATE" --pid "$pid")
   wait "$pid"
   echo "{\"round\":$round,\"backend\":\"reflector\",\"result\":$line}" | tee -a "$dir/results.jsonl"
 done

@@ -38,6 +38,10 @@ struct Args {
     /// Stop after this many seconds.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Open loop: send at most this many requests per second in total (0: closed loop, as fast
+    /// as the windows allow). For the cost per message below saturation.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// The proxy's PID, to report its CPU time per answered request.
     #[arg(long)]
     pid: Option<u32>,
@@ -106,13 +110,19 @@ fn run(args: &Args, requests: u64, limit: Duration) -> std::io::Result<String> {
     loop {
         let now = Instant::now();
         let done_sending = sent >= requests || now - t0 >= limit;
+        // Open loop: how many may have been sent by now.
+        let allowed = if args.rate == 0 {
+            u64::MAX
+        } else {
+            ((now - t0).as_secs_f64() * args.rate as f64) as u64 + 1
+        };
         for s in &mut srcs {
             if s.outstanding > 0 && now - s.last_progress > LOSS_TIMEOUT {
                 lost += s.outstanding as u64;
                 s.outstanding = 0;
                 s.last_progress = now;
             }
-            while !done_sending && s.outstanding < args.window && sent < requests {
+            while !done_sending && s.outstanding < args.window && sent < requests.min(allowed) {
                 options(s.local, sent, &mut req);
                 match s.sock.send(&req) {
                     Ok(_) => {
@@ -132,7 +142,8 @@ fn run(args: &Args, requests: u64, limit: Duration) -> std::io::Result<String> {
             lost += in_flight as u64;
             break;
         }
-        poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+        let wait = if args.rate == 0 { 100 } else { 1 };
+        poll.poll(&mut events, Some(Duration::from_millis(wait)))?;
         for ev in &events {
             let s = &mut srcs[ev.token().0];
             loop {
