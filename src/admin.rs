@@ -61,7 +61,10 @@ fn serve(mut s: TcpStream, shards: &[ShardHandle]) -> std::io::Result<()> {
     let (status, body) = match (method, path) {
         (b"GET", b"/health") => ("200 OK", "ok\n".to_string()),
         (b"GET", b"/counters") => match snapshot(shards) {
-            Some(c) => ("200 OK", counters_json(&c)),
+            Some(c) => (
+                "200 OK",
+                serde_json::Value::Object(counters_value(&c)).to_string() + "\n",
+            ),
             None => (
                 "503 Service Unavailable",
                 "a shard did not answer\n".to_string(),
@@ -96,8 +99,9 @@ fn snapshot(shards: &[ShardHandle]) -> Option<Vec<Counters>> {
     Some(out)
 }
 
-/// `{"shards":[{...}],"total":{...}}`, the same shape as the exit summary.
-pub(crate) fn counters_json(shards: &[Counters]) -> String {
+/// `{"shards":[{...}],"total":{...}}`: the counters object of `/counters` and of the exit
+/// summary.
+pub(crate) fn counters_value(shards: &[Counters]) -> serde_json::Map<String, serde_json::Value> {
     let mut total = Counters::default();
     for c in shards {
         total.add(c);
@@ -107,10 +111,8 @@ pub(crate) fn counters_json(shards: &[Counters]) -> String {
             c.fields().map(|(k, v)| (k, v.into())).collect();
         serde_json::Value::Object(m)
     };
-    serde_json::json!({
-        "shards": shards.iter().map(obj).collect::<Vec<_>>(),
-        "total": obj(&total),
-    })
-    .to_string()
-        + "\n"
+    let mut m = serde_json::Map::new();
+    m.insert("shards".into(), shards.iter().map(obj).collect());
+    m.insert("total".into(), obj(&total));
+    m
 }

@@ -286,12 +286,14 @@ fn reload(config: &Config, handles: &[ShardHandle]) {
 
 /// The JSON line printed on exit: the backend, per-shard and total counters.
 fn exit_summary(backend: Backend, shards: &[Counters]) -> String {
-    let counters = crate::admin::counters_json(shards);
-    format!(
-        "{{\"event\":\"exit\",\"backend\":\"{}\",{}",
-        format!("{backend:?}").to_lowercase(),
-        counters.trim_end().trim_start_matches('{')
-    )
+    let mut m = serde_json::Map::new();
+    m.insert("event".into(), "exit".into());
+    m.insert(
+        "backend".into(),
+        format!("{backend:?}").to_lowercase().into(),
+    );
+    m.extend(crate::admin::counters_value(shards));
+    serde_json::Value::Object(m).to_string()
 }
 
 /// Randomness for To tags, from the OS through std's hasher keys (no extra crate for 64 bits).

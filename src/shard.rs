@@ -178,6 +178,8 @@ pub(crate) struct Shard {
     /// Keyed by remote addresses an attacker can choose (UDP sources are spoofable): a
     /// randomly seeded hasher (foldhash), fast but not open to precomputed collisions.
     udp_flows: HashMap<(u16, SocketAddr), Instant, foldhash::fast::RandomState>,
+    /// What one read of a connection delivered; kept to reuse its allocation.
+    inbound: Vec<Inbound>,
     /// Datagrams to send, in order.
     pub(crate) udp_out: Vec<UdpTx>,
     dirty: Vec<ConnId>,
@@ -226,6 +228,7 @@ impl Shard {
             conn_limits,
             out: Vec::with_capacity(2048),
             udp_flows: HashMap::default(),
+            inbound: Vec::new(),
             udp_out: Vec::new(),
             dirty: Vec::new(),
             epoch,
@@ -399,7 +402,7 @@ impl Shard {
             return;
         }
         conn.last_activity = now;
-        let mut items = Vec::new();
+        let mut items = std::mem::take(&mut self.inbound);
         let r = conn.stream.on_bytes(data, &mut |i| items.push(i));
         if conn.stream.is_established() {
             conn.handshake_deadline = None;
@@ -412,7 +415,7 @@ impl Shard {
             remote: peer,
             local,
         };
-        for item in items {
+        for item in items.drain(..) {
             let outcome = match item {
                 Inbound::Ping => {
                     self.counters.pings_answered += 1;
@@ -439,6 +442,7 @@ impl Shard {
                 Outcome::Absorbed => {}
             }
         }
+        self.inbound = items;
         if let Err(reason) = r {
             if reason == CloseReason::Framing {
                 self.counters.drop(DropReason::StreamFraming);

@@ -67,6 +67,9 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
     // Sources that hit their per-turn budget before WouldBlock: revisit without sleeping.
     let mut pending: Vec<Token> = Vec::new();
     let mut dirty = Vec::new();
+    // Scratch reused every turn: nothing on the message path allocates per turn.
+    let mut ready: Vec<Token> = Vec::new();
+    let mut more = Vec::new();
 
     loop {
         let now = shard.now();
@@ -81,11 +84,12 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
             }
         }
         let now = shard.now();
-        let mut ready: Vec<Token> = events.iter().map(|e| e.token()).collect();
+        ready.clear();
+        ready.extend(events.iter().map(|e| e.token()));
         ready.append(&mut pending);
         ready.sort_unstable();
         ready.dedup();
-        for token in ready {
+        for &token in &ready {
             if token == WAKE {
                 // Reading resets the eventfd counter (EAGAIN when already zero).
                 let _ = wake.read();
@@ -187,7 +191,6 @@ pub(crate) fn run(shard: &mut Shard, io: ShardIo) -> io::Result<()> {
             }
         }
         shard.udp_out.clear();
-        let mut more = Vec::new();
         shard.take_dirty(&mut more);
         dirty.append(&mut more);
         dirty.sort_unstable_by_key(|c: &ConnId| (c.slot, c.gen));

@@ -498,6 +498,21 @@ fn submit(ring: &IoUring) -> io::Result<()> {
     }
 }
 
+/// Submits and waits for one completion or `timeout`; transient failures count as a wake-up.
+fn wait(ring: &IoUring, timeout: Duration) -> io::Result<()> {
+    let ts = Timespec::new()
+        .sec(timeout.as_secs())
+        .nsec(timeout.subsec_nanos());
+    match ring
+        .submitter()
+        .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_transient(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn is_transient(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -590,16 +605,7 @@ fn teardown(shard: &mut Shard, mut d: Driver) {
     let mut ok = unsafe { d.push(cancel_all, false) }.is_ok();
     let deadline = std::time::Instant::now() + TEARDOWN_WAIT;
     while ok && d.outstanding > 0 && std::time::Instant::now() < deadline {
-        let ts = Timespec::new().nsec(50_000_000);
-        match d
-            .ring
-            .submitter()
-            .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
-        {
-            Ok(_) => {}
-            Err(e) if is_transient(&e) => {}
-            Err(_) => ok = false,
-        }
+        ok = wait(&d.ring, Duration::from_millis(50)).is_ok();
         let finals = d
             .ring
             .completion()
@@ -648,23 +654,12 @@ fn run_loop(
     d.arm_wake()?;
     let mut cqes: Vec<(u64, i32, u32)> = Vec::with_capacity(RING_ENTRIES as usize * 2);
     let mut dirty = Vec::new();
+    let mut more = Vec::new();
     let mut drain_started = false;
     loop {
         let now = shard.now();
-        let wait = shard.sleep_budget(now);
-        let ts = Timespec::new()
-            .sec(wait.as_secs())
-            .nsec(wait.subsec_nanos());
         if d.ring.completion().is_empty() {
-            match d
-                .ring
-                .submitter()
-                .submit_with_args(1, &SubmitArgs::new().timespec(&ts))
-            {
-                Ok(_) => {}
-                Err(e) if is_transient(&e) => {}
-                Err(e) => return Err(e),
-            }
+            wait(&d.ring, shard.sleep_budget(now))?;
         } else {
             submit(&d.ring)?;
         }
@@ -888,7 +883,6 @@ fn run_loop(
         for t in out {
             d.send_udp(shard, t.listener, t.peer, t.data)?;
         }
-        let mut more = Vec::new();
         shard.take_dirty(&mut more);
         dirty.append(&mut more);
         dirty.sort_unstable_by_key(|c: &ConnId| (c.slot, c.gen));

@@ -389,7 +389,12 @@ fn salvage_response(
     let mut reason = ReasonBuf::new(code);
     let _ = write!(reason, " ({detail})");
     out.extend_from_slice(b"SIP/2.0 ");
-    let _ = write_u16(out, code);
+    // A status code is three digits (RFC 3261 §7.2); the codec's verdicts are 400, 414, 513.
+    out.extend_from_slice(&[
+        b'0' + (code / 100 % 10) as u8,
+        b'0' + (code / 10 % 10) as u8,
+        b'0' + (code % 10) as u8,
+    ]);
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -495,22 +500,6 @@ fn trim(s: &[u8]) -> &[u8] {
         .rposition(|b| !b.is_ascii_whitespace())
         .map_or(start, |e| e + 1);
     &s[start..end]
-}
-
-fn write_u16(out: &mut Vec<u8>, n: u16) -> core::fmt::Result {
-    let mut s = [0u8; 5];
-    let mut i = s.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        s[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&s[i..]);
-    Ok(())
 }
 
 #[cfg(test)]
